@@ -1,0 +1,92 @@
+/**
+ * The policy configuration file (YAML; examples/config.yaml is the commented reference). Parsed once at the edge:
+ * the core receives a `Config` and trusts it.
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import type { Config, Policy } from '../core/types.ts';
+import { isDnsSubdomain } from '../core/validation.ts';
+import { parseOption } from '../core/resolver-options.ts';
+
+const ip = (field: string) => z.string().refine((s) => isIP(s) !== 0, { error: (i) => `${field}: "${String(i.input)}" is not an IP address` });
+
+const domain = z.string().refine((s) => isDnsSubdomain(s.replace(/\.$/, '')), {
+  error: (i) => `"${String(i.input)}" is not a DNS subdomain (RFC 1123)`,
+});
+
+const option = z.string().transform((token, ctx) => {
+  const parsed = parseOption(token);
+  if (!parsed.ok) {
+    ctx.addIssue({ code: 'custom', message: `option "${token}": ${parsed.error}` });
+    return z.NEVER;
+  }
+  if (parsed.option.name === 'ndots') {
+    ctx.addIssue({ code: 'custom', message: `option "${token}": set ndots with the policy's ndots field` });
+    return z.NEVER;
+  }
+  return parsed.option;
+});
+
+const policySchema = z
+  .object({
+    ndots: z.int().min(0).max(15).optional(),
+    options: z.array(option).default([]),
+    nodeLocal: z.boolean().default(false),
+    fallback: z.boolean().default(true),
+    podOverrides: z.boolean().default(true),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    clusterDomain: domain.default('cluster.local'),
+    clusterDNS: ip('clusterDNS').optional(),
+    nodeLocalDNS: ip('nodeLocalDNS').optional(),
+    hostSearchDomains: z.array(domain).default([]),
+    mode: z.enum(['enforce', 'dry-run']).default('enforce'),
+    policies: z.record(z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'policy names must be label values'), policySchema).default({}),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    for (const [name, p] of Object.entries(cfg.policies)) {
+      if (p.nodeLocal && !cfg.nodeLocalDNS) {
+        ctx.addIssue({ code: 'custom', path: ['policies', name, 'nodeLocal'], message: 'nodeLocal: true needs nodeLocalDNS' });
+      }
+      if (p.nodeLocal && p.fallback && !cfg.clusterDNS) {
+        ctx.addIssue({ code: 'custom', path: ['policies', name, 'fallback'], message: 'fallback: true needs clusterDNS' });
+      }
+    }
+  })
+  .transform((cfg): Config => ({ ...cfg, policies: { default: builtInDefault(cfg), ...cfg.policies } }));
+
+/**
+ * `default` always exists. When the file does not define it, it is what production injectors ship
+ * (ndots 3, single-request-reopen, timeout:1, attempts:2), pointed at node-local DNS only when the file names it.
+ */
+function builtInDefault(cfg: { clusterDNS?: string | undefined; nodeLocalDNS?: string | undefined }): Policy {
+  return {
+    ndots: 3,
+    options: [{ name: 'single-request-reopen' }, { name: 'timeout', value: '1' }, { name: 'attempts', value: '2' }],
+    nodeLocal: cfg.nodeLocalDNS !== undefined,
+    fallback: cfg.clusterDNS !== undefined,
+    podOverrides: true,
+  };
+}
+
+export type ConfigParse = { ok: true; config: Config } | { ok: false; error: string };
+
+/** Validates an already-parsed YAML document; the error names each bad field and value. */
+export function parseConfig(doc: unknown): ConfigParse {
+  const result = configSchema.safeParse(doc ?? {});
+  if (result.success) return { ok: true, config: result.data };
+  return { ok: false, error: formatZodError(result.error) };
+}
+
+export function formatZodError(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.length > 0 ? issue.path.join('.') : '(root)';
+      return `${path}: ${issue.message}`;
+    })
+    .join('; ');
+}

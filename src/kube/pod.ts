@@ -1,0 +1,64 @@
+/**
+ * The slice of a Pod the engine reads, validated at the edge. Only these fields are parsed: the raw object is kept
+ * beside the view and is what gets cloned and diffed, so fields this schema does not model are never touched.
+ */
+import { z } from 'zod';
+import type { PodView } from '../core/types.ts';
+
+const stringMap = z.record(z.string(), z.string());
+
+const podSchema = z.object({
+  metadata: z
+    .object({
+      name: z.string().optional(),
+      generateName: z.string().optional(),
+      namespace: z.string().optional(),
+      annotations: stringMap.nullish(),
+    })
+    .optional(),
+  spec: z
+    .object({
+      dnsPolicy: z.string().optional(),
+      hostNetwork: z.boolean().nullish(),
+      os: z.object({ name: z.string() }).nullish(),
+      dnsConfig: z
+        .object({
+          nameservers: z.array(z.string()).nullish(),
+          searches: z.array(z.string()).nullish(),
+          options: z.array(z.object({ name: z.string(), value: z.string().nullish() })).nullish(),
+        })
+        .nullish(),
+    })
+    .optional(),
+});
+
+export type PodViewParse = { ok: true; pod: PodView } | { ok: false; error: string };
+
+export function parsePodView(raw: unknown): PodViewParse {
+  const result = podSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    return { ok: false, error: `pod ${issue.path.join('.') || '(root)'}: ${issue.message}` };
+  }
+  const { metadata, spec } = result.data;
+  const dnsConfig = spec?.dnsConfig;
+  return {
+    ok: true,
+    pod: {
+      name: metadata?.name,
+      generateName: metadata?.generateName,
+      namespace: metadata?.namespace,
+      annotations: metadata?.annotations ?? {},
+      dnsPolicy: spec?.dnsPolicy,
+      hostNetwork: spec?.hostNetwork ?? false,
+      osName: spec?.os?.name,
+      dnsConfig: dnsConfig
+        ? {
+            nameservers: dnsConfig.nameservers ?? undefined,
+            searches: dnsConfig.searches ?? undefined,
+            options: dnsConfig.options?.map((o) => (o.value == null ? { name: o.name } : { name: o.name, value: o.value })),
+          }
+        : undefined,
+    },
+  };
+}
