@@ -4,11 +4,12 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { parseOption } from '../core/resolver-options.ts';
 import type { Config, Policy } from '../core/types.ts';
 import { isDnsSubdomain } from '../core/validation.ts';
-import { parseOption } from '../core/resolver-options.ts';
 
-const ip = (field: string) => z.string().refine((s) => isIP(s) !== 0, { error: (i) => `${field}: "${String(i.input)}" is not an IP address` });
+const ip = (field: string) =>
+  z.string().refine((s) => isIP(s) !== 0, { error: (i) => `${field}: "${String(i.input)}" is not an IP address` });
 
 const domain = z.string().refine((s) => isDnsSubdomain(s.replace(/\.$/, '')), {
   error: (i) => `"${String(i.input)}" is not a DNS subdomain (RFC 1123)`,
@@ -44,16 +45,26 @@ export const configSchema = z
     nodeLocalDNS: ip('nodeLocalDNS').optional(),
     hostSearchDomains: z.array(domain).default([]),
     mode: z.enum(['enforce', 'dry-run']).default('enforce'),
-    policies: z.record(z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'policy names must be label values'), policySchema).default({}),
+    policies: z
+      .record(z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'policy names must be label values'), policySchema)
+      .default({}),
   })
   .strict()
   .superRefine((cfg, ctx) => {
     for (const [name, p] of Object.entries(cfg.policies)) {
       if (p.nodeLocal && !cfg.nodeLocalDNS) {
-        ctx.addIssue({ code: 'custom', path: ['policies', name, 'nodeLocal'], message: 'nodeLocal: true needs nodeLocalDNS' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['policies', name, 'nodeLocal'],
+          message: 'nodeLocal: true needs nodeLocalDNS',
+        });
       }
       if (p.nodeLocal && p.fallback && !cfg.clusterDNS) {
-        ctx.addIssue({ code: 'custom', path: ['policies', name, 'fallback'], message: 'fallback: true needs clusterDNS' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['policies', name, 'fallback'],
+          message: 'fallback: true needs clusterDNS',
+        });
       }
     }
   })

@@ -88,7 +88,11 @@ export type SkipReason =
   | 'dns-policy-none'
   | 'already-applied'
   | 'host-network'
-  | 'windows';
+  | 'windows'
+  | 'dns-policy-unknown'
+  | 'namespace-unavailable'
+  /** The result would fail the apiserver's validation: never patch a pod into an invalid one. */
+  | 'invalid-result';
 
 export interface PodDns {
   dnsPolicy: string;

@@ -36,14 +36,18 @@ export function validatePodDns(dns: PodDns): string[] {
   }
   if (!cfg) return errors;
   const nameservers = cfg.nameservers ?? [];
-  if (nameservers.length > MAX_NAMESERVERS) errors.push(`spec.dnsConfig.nameservers: must not have more than ${MAX_NAMESERVERS}`);
-  for (const ns of nameservers) if (isIP(ns) === 0) errors.push(`spec.dnsConfig.nameservers: "${ns}" must be a valid IP address`);
+  if (nameservers.length > MAX_NAMESERVERS)
+    errors.push(`spec.dnsConfig.nameservers: must not have more than ${MAX_NAMESERVERS}`);
+  for (const ns of nameservers)
+    if (isIP(ns) === 0) errors.push(`spec.dnsConfig.nameservers: "${ns}" must be a valid IP address`);
   const searches = cfg.searches ?? [];
   if (searches.length > MAX_SEARCHES) errors.push(`spec.dnsConfig.searches: must not have more than ${MAX_SEARCHES}`);
-  if (searches.join(' ').length > MAX_SEARCH_CHARS) errors.push(`spec.dnsConfig.searches: must not exceed ${MAX_SEARCH_CHARS} characters`);
+  if (searches.join(' ').length > MAX_SEARCH_CHARS)
+    errors.push(`spec.dnsConfig.searches: must not exceed ${MAX_SEARCH_CHARS} characters`);
   for (const s of searches) {
     // A trailing dot is allowed (kubernetes/kubernetes#83046).
-    if (!isDnsSubdomain(s.endsWith('.') ? s.slice(0, -1) : s)) errors.push(`spec.dnsConfig.searches: "${s}" is not a DNS subdomain`);
+    if (!isDnsSubdomain(s.endsWith('.') ? s.slice(0, -1) : s))
+      errors.push(`spec.dnsConfig.searches: "${s}" is not a DNS subdomain`);
   }
   for (const o of cfg.options ?? []) if (!o.name) errors.push('spec.dnsConfig.options: name is required');
   return errors;

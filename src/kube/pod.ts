@@ -56,7 +56,9 @@ export function parsePodView(raw: unknown): PodViewParse {
         ? {
             nameservers: dnsConfig.nameservers ?? undefined,
             searches: dnsConfig.searches ?? undefined,
-            options: dnsConfig.options?.map((o) => (o.value == null ? { name: o.name } : { name: o.name, value: o.value })),
+            options: dnsConfig.options?.map((o) =>
+              o.value == null ? { name: o.name } : { name: o.name, value: o.value },
+            ),
           }
         : undefined,
     },
