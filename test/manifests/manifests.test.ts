@@ -25,6 +25,7 @@ import type {
 import { Environment } from '@marcbachmann/cel-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { parseFlags } from '../../src/cli/flags.ts';
 import { parseConfig } from '../../src/config/schema.ts';
 import {
   type CertManagerCertificate,
@@ -370,6 +371,24 @@ describe.each(VARIANTS)('%s: least privilege and a hardened pod', (variant) => {
     const allowed = maxUnavailable !== undefined ? Number(maxUnavailable) : replicas - Number(minAvailable);
     expect(allowed).toBeGreaterThanOrEqual(1);
     expect(allowed).toBeLessThanOrEqual(replicas - 1);
+  });
+
+  it("the binary's own flag parser accepts the container args, and they match the ports and mounts", () => {
+    const { container } = deploymentOf(rendered[variant]);
+    // No env: the args alone must be complete (the Deployment sets only NODE_OPTIONS).
+    expect(container.env?.map((e) => e.name)).toEqual(['NODE_OPTIONS']);
+    const parsed = parseFlags(container.args ?? [], {});
+    expect(parsed.ok ? 'ok' : parsed.error).toBe('ok');
+    if (!parsed.ok || parsed.help) return;
+    expect(parsed.flags).toMatchObject({
+      config: '/etc/dns-tuner/config/config.yaml',
+      tlsCert: '/etc/dns-tuner/tls/tls.crt',
+      tlsKey: '/etc/dns-tuner/tls/tls.key',
+      port: containerPort(container, 'https'),
+      opsPort: containerPort(container, 'ops'),
+    });
+    expect(parsed.flags.namespaces).toBeUndefined(); // in-cluster: watch Namespaces with the service account
+    expect(parsed.flags.kubeconfig).toBeUndefined();
   });
 
   it('probes hit the ops port: /livez for startup and liveness, /readyz for readiness', () => {
