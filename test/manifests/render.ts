@@ -33,7 +33,9 @@ export async function kustomize(dir: string): Promise<KubeObject[]> {
   try {
     ({ stdout } = await run('kubectl', ['kustomize', dir], { timeout: 30_000, maxBuffer: 16 * 1024 * 1024 }));
   } catch (error) {
-    const stderr = (error as { stderr?: string }).stderr ?? '';
+    const { code, stderr } = error as { code?: unknown; stderr?: string };
+    if (code === 'ENOENT')
+      throw new Error('kubectl is not on PATH: the manifest tests render with `kubectl kustomize`');
     throw new Error(`kubectl kustomize ${dir} failed: ${stderr || String(error)}`);
   }
   const objects: KubeObject[] = [];
