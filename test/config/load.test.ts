@@ -1,0 +1,73 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseConfigText } from '../../src/config/load.ts';
+import { parseConfig } from '../../src/config/schema.ts';
+import { EXAMPLE_CONFIG } from '../support/webhook.ts';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'dns-tuner-config-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const errorOf = (text: string) => {
+  const parsed = parseConfigText(text, 'c.yaml');
+  if (parsed.ok) throw new Error('expected an error');
+  return parsed.error;
+};
+
+describe('loadConfig', () => {
+  it('loads the example configuration', async () => {
+    const config = await loadConfig(EXAMPLE_CONFIG);
+    expect(config).toMatchObject({ clusterDNS: '10.96.0.10', nodeLocalDNS: '169.254.20.10', mode: 'enforce' });
+    expect(Object.keys(config.policies)).toEqual(expect.arrayContaining(['default', 'options-only']));
+  });
+
+  it('uses the built-in configuration without a file', async () => {
+    const builtIn = parseConfig({});
+    expect(builtIn.ok).toBe(true);
+    expect(await loadConfig(undefined)).toEqual(builtIn.ok ? builtIn.config : undefined);
+  });
+
+  it('names the file when it is missing', async () => {
+    const missing = join(dir, 'nope.yaml');
+    await expect(loadConfig(missing)).rejects.toThrow(new ConfigError(`config file ${missing}: not found`));
+  });
+
+  it('names file, line, field and value of an invalid setting', async () => {
+    const file = join(dir, 'bad.yaml');
+    await writeFile(file, 'clusterDNS: 10.96.0.10\npolicies:\n  default:\n    ndots: 20\n');
+    await expect(loadConfig(file)).rejects.toThrow(`invalid config ${file}:4:12: policies.default.ndots:`);
+    await expect(loadConfig(file)).rejects.toThrow(/got 20$/);
+  });
+});
+
+describe('parseConfigText', () => {
+  it('reports YAML syntax errors with their line', () => {
+    expect(errorOf('mode: enforce\npolicies:\n  a: [\n')).toMatch(/^c\.yaml:4:1: YAML syntax error: /);
+  });
+
+  it('rejects duplicate keys instead of silently keeping the last', () => {
+    expect(errorOf('mode: enforce\nmode: dry-run\n')).toMatch(
+      /^c\.yaml:2:1: YAML syntax error: Map keys must be unique/,
+    );
+  });
+
+  it('points each problem at its own line', () => {
+    const error = errorOf('mode: enforcing\nclusterDNS: 10.96.0.300\n');
+    expect(error.split('\n')).toEqual([
+      expect.stringMatching(/^c\.yaml:1:7: mode: .*"enforcing"/),
+      expect.stringMatching(/^c\.yaml:2:13: clusterDNS: .*"10\.96\.0\.300" is not an IP address/),
+    ]);
+  });
+
+  it('names a bad resolver option by its index and text', () => {
+    expect(errorOf('policies:\n  default:\n    options: [rotate, "timeout:99"]\n')).toMatch(
+      /^c\.yaml:3:23: policies\.default\.options\.1: option "timeout:99"/,
+    );
+  });
+});

@@ -1,0 +1,184 @@
+/**
+ * /mutate over real HTTPS: a CA and a serving certificate for dns-tuner.dns-tuner.svc are generated per run, and the
+ * client trusts only that CA and checks the name, as the apiserver does with the webhook's caBundle.
+ */
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import jsonpatch from 'fast-json-patch';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Ca, makeCa, makeServingCert, type Pem } from '../../scripts/pki.ts';
+import { buildWebhookApp, setTlsContext } from '../../src/http/webhook-app.ts';
+import {
+  captureLogger,
+  type Deps,
+  decodePatch,
+  exampleDeps,
+  exampleReview,
+  httpsPost,
+  type Json,
+  type LogCapture,
+  requestOf,
+  responseOf,
+  reviewIn,
+} from '../support/webhook.ts';
+
+const SERVICE_NAME = 'dns-tuner.dns-tuner.svc';
+
+let ca: Ca;
+let serving: Pem;
+let deps: Deps;
+let logs: LogCapture;
+let app: FastifyInstance;
+let port: number;
+
+beforeAll(async () => {
+  ca = await makeCa({ commonName: 'mutate-test CA' });
+  serving = await makeServingCert(ca, { hosts: [SERVICE_NAME, `${SERVICE_NAME}.cluster.local`] });
+  deps = await exampleDeps();
+  logs = captureLogger();
+  app = buildWebhookApp({
+    logger: logs.logger,
+    getConfig: () => deps.config,
+    namespaces: deps.namespaces,
+    metrics: deps.metrics,
+    https: serving,
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  port = (app.server.address() as AddressInfo).port;
+});
+
+afterAll(async () => {
+  await app?.close();
+});
+
+const post = (
+  review: Json,
+  tls: { ca: string; servername: string; agent?: https.Agent } = { ca: ca.cert, servername: SERVICE_NAME },
+) => httpsPost(port, '/mutate', JSON.stringify(review), tls);
+
+/** Applies the response's patch to a deep clone of the pod that was sent, as the apiserver does. */
+function patchedPod(review: Json, body: string): Json {
+  const ops = decodePatch(responseOf(body));
+  return jsonpatch.applyPatch(structuredClone(requestOf(review).object), ops, true, false).newDocument as Json;
+}
+
+describe('POST /mutate over HTTPS', () => {
+  it('rewrites a ClusterFirst pod in an opted-in namespace to node-local DNS with kube-dns fallback', async () => {
+    const review = exampleReview();
+    const res = await post(review);
+    expect(res.status).toBe(200);
+    const response = responseOf(res.body);
+    expect(response).toMatchObject({ uid: requestOf(review).uid, allowed: true, patchType: 'JSONPatch' });
+
+    const pod = patchedPod(review, res.body) as { spec: Json & { dnsConfig: Json }; metadata: Json };
+    expect(pod.spec.dnsPolicy).toBe('None');
+    expect(pod.spec.dnsConfig.nameservers).toEqual(['169.254.20.10', '10.96.0.10']);
+    expect(pod.spec.dnsConfig.searches).toEqual(['shop.svc.cluster.local', 'svc.cluster.local', 'cluster.local']);
+    expect(pod.spec.dnsConfig.options).toContainEqual({ name: 'ndots', value: '3' });
+
+    // Everything the engine does not own is untouched: containers, tolerations, owner references, other annotations.
+    const sent = requestOf(review).object as { spec: Json; metadata: Json & { annotations: Json } };
+    expect(pod.spec.containers).toEqual(sent.spec.containers);
+    expect(pod.spec.tolerations).toEqual(sent.spec.tolerations);
+    expect(pod.metadata.ownerReferences).toEqual(sent.metadata.ownerReferences);
+    expect(pod.metadata.annotations).toMatchObject(sent.metadata.annotations);
+  });
+
+  it('logs one line for the review with its outcome', async () => {
+    const review = reviewIn('shop', (r) => {
+      r.request.uid = 'log-line-uid';
+    });
+    await post(review);
+    const lines = logs.lines.filter((l) => l.uid === 'log-line-uid');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      namespace: 'shop',
+      pod: 'checkout-7d9c6b5f4-*',
+      decision: 'mutated',
+      reason: 'policy-applied',
+      policy: 'default',
+      patchOps: 3,
+      warnings: 0,
+    });
+    expect(typeof lines[0]?.latencyMs).toBe('number');
+  });
+
+  it('keeps dnsPolicy ClusterFirst and only sets resolver options under an options-only policy', async () => {
+    const review = reviewIn('payments');
+    const res = await post(review);
+    const pod = patchedPod(review, res.body) as { spec: Json & { dnsConfig: Json } };
+    expect(pod.spec.dnsPolicy).toBe('ClusterFirst');
+    expect(pod.spec.dnsConfig.nameservers).toBeUndefined();
+    expect(pod.spec.dnsConfig.options).toContainEqual({ name: 'single-request-reopen' });
+  });
+
+  it('answers a dry-run namespace with warnings and audit annotations but no patch', async () => {
+    const res = await post(reviewIn('staging'));
+    const response = responseOf(res.body);
+    expect(response.allowed).toBe(true);
+    expect(response.patch).toBeUndefined();
+    expect(response.patchType).toBeUndefined();
+    expect(response.warnings?.join('\n')).toContain('dry-run');
+    expect(response.auditAnnotations).toBeDefined();
+    for (const w of response.warnings ?? []) expect(w.length).toBeLessThanOrEqual(120);
+  });
+
+  it('admits pods of a namespace that has not opted in unchanged', async () => {
+    const response = responseOf((await post(reviewIn('legacy'))).body);
+    expect(response).toEqual({ uid: expect.any(String), allowed: true });
+  });
+
+  it('sends the 120 s keep-alive the apiserver needs (its idle connections live 90 s)', async () => {
+    const agent = new https.Agent({ keepAlive: true });
+    try {
+      const res = await post(exampleReview(), { ca: ca.cert, servername: SERVICE_NAME, agent });
+      expect(res.headers.connection).toBe('keep-alive');
+      expect(res.headers['keep-alive']).toBe('timeout=120');
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('is refused by a client that trusts another CA', async () => {
+    const other = await makeCa({ commonName: 'some other CA' });
+    await expect(post(exampleReview(), { ca: other.cert, servername: SERVICE_NAME })).rejects.toMatchObject({
+      code: expect.stringMatching(/UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY/),
+    });
+  });
+
+  it('is refused by a client that expects another name', async () => {
+    await expect(post(exampleReview(), { ca: ca.cert, servername: 'dns-tuner.other.svc' })).rejects.toMatchObject({
+      code: 'ERR_TLS_CERT_ALTNAME_INVALID',
+    });
+  });
+
+  it('serves a swapped certificate to new connections (setTlsContext, for certificate rotation)', async () => {
+    const nextCa = await makeCa({ commonName: 'rotated CA' });
+    const next = await makeServingCert(nextCa, { hosts: [SERVICE_NAME] });
+    setTlsContext(app, next);
+    try {
+      const res = await post(exampleReview(), { ca: nextCa.cert, servername: SERVICE_NAME });
+      expect(responseOf(res.body).patchType).toBe('JSONPatch');
+      await expect(post(exampleReview())).rejects.toMatchObject({ code: expect.stringMatching(/UNABLE_TO/) });
+    } finally {
+      setTlsContext(app, serving);
+    }
+    expect((await post(exampleReview())).status).toBe(200);
+  });
+
+  it('answers 413 with the coded error for a body over the limit, then keeps serving', async () => {
+    const big = JSON.stringify({ ...exampleReview(), padding: 'x'.repeat(3 * 1024 * 1024) });
+    const res = await httpsPost(port, '/mutate', big, { ca: ca.cert, servername: SERVICE_NAME }).catch(
+      (e: unknown) => e,
+    );
+    // The server may answer 413 and close before the whole body is sent; either way it must not accept it.
+    if (res instanceof Error) expect((res as NodeJS.ErrnoException).code).toMatch(/EPIPE|ECONNRESET/);
+    else
+      expect(JSON.parse((res as { body: string }).body)).toMatchObject({
+        code: 'DNS_TUNER_BODY_TOO_LARGE',
+        statusCode: 413,
+      });
+    expect((await post(exampleReview())).status).toBe(200);
+  });
+});
