@@ -206,10 +206,12 @@ async function run(): Promise<void> {
       process.exit(1);
     }
     state.shuttingDown = true;
-    logger.info({ signal, drainDelaySeconds: flags.drainDelaySeconds }, 'shutting down');
-    // Endpoints are removed asynchronously after the pod turns Terminating; until kube-proxy and the apiserver have
-    // caught up, new reviews still arrive here and must be answered. The readiness check above already fails.
-    await sleep(flags.drainDelaySeconds * 1000);
+    // SIGTERM is the kubelet: endpoints are removed asynchronously after the pod turns Terminating, and until
+    // kube-proxy and the apiserver have caught up new reviews still arrive here and must be answered (the readiness
+    // check above already fails). SIGINT is a person at a terminal (Ctrl-C on `npm start`): nobody routes to us.
+    const drainSeconds = signal === 'SIGTERM' ? flags.drainDelaySeconds : 0;
+    logger.info({ signal, drainDelaySeconds: drainSeconds }, 'shutting down');
+    await sleep(drainSeconds * 1000);
     const deadline = setTimeout(() => {
       logger.error({ deadlineMs: CLOSE_DEADLINE_MS }, 'close deadline passed, exiting');
       process.exit(1);

@@ -28,9 +28,9 @@ export const DEFAULT_BODY_LIMIT = 3 * 1024 * 1024;
 export const INTERNAL_ERROR_WARNING = 'dns-tuner: internal error, pod admitted unchanged';
 
 /**
- * The apiserver's webhook client reuses idle connections for up to 90 s
- * (k8s.io/apimachinery/pkg/util/net.SetTransportDefaults, IdleConnTimeout); closing them sooner from our side races
- * with its next request and shows up as connection-reset webhook failures. controller-runtime serves with 120 s.
+ * The apiserver's webhook client reuses idle connections for up to 90 s (client-go transports inherit Go's
+ * http.DefaultTransport IdleConnTimeout; k8s.io/apimachinery/pkg/util/net SetOldTransportDefaults). A server that
+ * closes idle connections sooner races with the client's next request on them: connection resets, failed calls.
  */
 export const KEEP_ALIVE_TIMEOUT_MS = 120_000;
 /** A webhook call may last at most 30 s (timeoutSeconds ≤ 30): nothing legitimate takes longer to send. */
