@@ -3,7 +3,7 @@
  * ECDSA P-256 via WebCrypto (node:crypto's webcrypto), certificates built with @peculiar/x509.
  * The crypto provider is passed explicitly on every call so no process-wide provider is installed.
  */
-import './reflect-shim.ts';
+import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';

@@ -90,7 +90,7 @@ const namespaceInfo = (policies: string[]): fc.Arbitrary<NamespaceInfo> =>
     name: fc.constantFrom('shop', 'payments-prod', 'x'),
     labels: fc
       .option(fc.constantFrom(...policies, 'missing'), { nil: undefined })
-      .map((p) => (p === undefined ? {} : { 'dns-tuner.io/policy': p })),
+      .map((p): Record<string, string> => (p === undefined ? {} : { 'dns-tuner.io/policy': p })),
     annotations,
   });
 
