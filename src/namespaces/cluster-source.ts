@@ -23,7 +23,7 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
@@ -51,6 +51,29 @@ export interface ClusterSourceObserver {
   /** A cache miss answered by a direct GET. */
   onDirectGet?(result: DirectGetResult): void;
   onError?(error: Error, phase: SourcePhase): void;
+}
+
+/** One observer that calls each of `observers` in turn (metrics and logs, say). */
+export function combineObservers(...observers: ClusterSourceObserver[]): ClusterSourceObserver {
+  const each =
+    <K extends keyof ClusterSourceObserver>(name: K) =>
+    (...args: Parameters<NonNullable<ClusterSourceObserver[K]>>) => {
+      for (const o of observers) {
+        try {
+          (o[name] as ((...a: unknown[]) => void) | undefined)?.(...args);
+        } catch {
+          // One observer's bug does not silence the others.
+        }
+      }
+    };
+  return {
+    onRelist: each('onRelist'),
+    onSynced: each('onSynced'),
+    onWatchRestart: each('onWatchRestart'),
+    onEvent: each('onEvent'),
+    onDirectGet: each('onDirectGet'),
+    onError: each('onError'),
+  };
 }
 
 export interface ClusterSourceStats {
@@ -81,7 +104,7 @@ export interface ClusterNamespaceSource extends NamespaceSource {
 export interface ClusterNamespaceSourceOptions {
   /** A loaded KubeConfig. Without it, one is loaded with `loadKubeConfig({ kubeconfig })`. */
   kubeConfig?: KubeConfig | undefined;
-  /** Path from `--kubeconfig`; ignored when `kubeConfig` is given. */
+  /** `--kubeconfig` (a file or a path list); ignored when `kubeConfig` is given. See `loadKubeConfig`. */
   kubeconfig?: string | undefined;
   observer?: ClusterSourceObserver | undefined;
   /** Timeout of the direct GET on a cache miss. Default 1000 ms. */
@@ -112,36 +135,86 @@ export interface ClusterNamespaceSourceOptions {
   random?: (() => number) | undefined;
 }
 
+/** The Kubernetes client configuration cannot be loaded: a startup error to report as is (no stack needed). */
+export class KubeConfigError extends Error {
+  override name = 'KubeConfigError';
+}
+
+export interface LoadKubeConfigOptions {
+  /** `--kubeconfig`: a file, or a path list like `$KUBECONFIG` (the first file to define a name wins). */
+  kubeconfig?: string | undefined;
+  /** Prefix of /var/run/secrets/kubernetes.io/serviceaccount, for tests of the in-cluster branch. Default ''. */
+  inClusterPathPrefix?: string | undefined;
+}
+
+const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
 /**
  * Loads the client configuration in controller-runtime's order
  * (https://github.com/kubernetes-sigs/controller-runtime/blob/main/pkg/client/config/config.go): the `--kubeconfig`
- * flag, then `$KUBECONFIG` (a path list, merged), then the in-cluster service account, then `~/.kube/config`.
- * Unlike `KubeConfig.loadFromDefault`, it never falls back to an unauthenticated http://localhost:8080.
+ * flag, then `$KUBECONFIG`, then the in-cluster service account (KUBERNETES_SERVICE_HOST/PORT + token file), then
+ * `~/.kube/config`. Unlike `KubeConfig.loadFromDefault`, it never falls back to an unauthenticated localhost:8080.
  */
-export function loadKubeConfig(opts: { kubeconfig?: string | undefined } = {}): KubeConfig {
-  const kc = new KubeConfig();
+export function loadKubeConfig(opts: LoadKubeConfigOptions = {}): KubeConfig {
+  const prefix = opts.inClusterPathPrefix ?? '';
   const home = homedir();
+  let kc: KubeConfig;
   if (opts.kubeconfig) {
-    kc.loadFromFile(opts.kubeconfig);
+    kc = loadFiles(opts.kubeconfig, '--kubeconfig');
   } else if (process.env.KUBECONFIG) {
-    kc.loadFromDefault();
+    kc = loadFiles(process.env.KUBECONFIG, 'KUBECONFIG');
   } else if (process.env.KUBERNETES_SERVICE_HOST && process.env.KUBERNETES_SERVICE_PORT) {
-    const token = '/var/run/secrets/kubernetes.io/serviceaccount/token';
-    if (!existsSync(token)) {
-      throw new Error(`in-cluster configuration: ${token} is missing (is automountServiceAccountToken disabled?)`);
+    if (!existsSync(prefix + SERVICE_ACCOUNT_TOKEN)) {
+      throw new KubeConfigError(
+        `in-cluster configuration: ${prefix + SERVICE_ACCOUNT_TOKEN} is missing (automountServiceAccountToken: false?)`,
+      );
     }
-    kc.loadFromCluster();
+    kc = new KubeConfig();
+    kc.loadFromCluster(prefix);
   } else if (home && existsSync(join(home, '.kube', 'config'))) {
-    kc.loadFromFile(join(home, '.kube', 'config'));
+    kc = loadFiles(join(home, '.kube', 'config'), '~/.kube/config');
   } else {
-    throw new Error('no Kubernetes client configuration: pass --kubeconfig, set KUBECONFIG, or run in a cluster');
+    throw new KubeConfigError(
+      'no Kubernetes client configuration: pass --kubeconfig, set KUBECONFIG, or run in a cluster',
+    );
   }
   const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error(`kubeconfig: current context "${kc.getCurrentContext()}" names no cluster`);
-  if (!/^https?:\/\//.test(cluster.server)) {
-    throw new Error(`kubeconfig: cluster "${cluster.name}" server "${cluster.server}" is not an http(s) URL`);
+  if (!cluster) {
+    throw new KubeConfigError(`kubeconfig: current context "${kc.getCurrentContext() ?? ''}" names no known cluster`);
+  }
+  if (!/^https?:\/\//.test(cluster.server ?? '')) {
+    throw new KubeConfigError(`kubeconfig: cluster "${cluster.name}" server "${cluster.server}" is not an http(s) URL`);
+  }
+  if (cluster.server.startsWith('http:') && !cluster.skipTLSVerify) {
+    // @kubernetes/client-node refuses plain http otherwise; say so now rather than on every request.
+    throw new KubeConfigError(
+      `kubeconfig: cluster "${cluster.name}" uses ${cluster.server}: plain http needs insecure-skip-tls-verify: true`,
+    );
   }
   return kc;
+}
+
+/** Loads a path list with kubectl's merge rule: the first file to set a name (or the current context) wins. */
+function loadFiles(list: string, from: string): KubeConfig {
+  const files = list.split(delimiter).filter(Boolean);
+  const merged = new KubeConfig();
+  merged.loadFromOptions({ clusters: [], users: [], contexts: [], currentContext: undefined });
+  for (const file of files) {
+    const kc = new KubeConfig();
+    try {
+      kc.loadFromFile(file);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'not found' : errorOf(error).message;
+      throw new KubeConfigError(`kubeconfig ${file} (${from}): ${why}`);
+    }
+    const has = (list: Array<{ name: string }>, name: string) => list.some((x) => x.name === name);
+    for (const c of kc.getClusters()) if (!has(merged.clusters, c.name)) merged.clusters.push(c);
+    for (const u of kc.getUsers()) if (!has(merged.users, u.name)) merged.users.push(u);
+    for (const c of kc.getContexts()) if (!has(merged.contexts, c.name)) merged.contexts.push(c);
+    if (!merged.currentContext && kc.currentContext) merged.currentContext = kc.currentContext;
+  }
+  return merged;
 }
 
 // Ask for metadata only (https://kubernetes.io/docs/reference/using-api/api-concepts/#receiving-resources-as-tables

@@ -1,12 +1,20 @@
 import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type ClusterNamespaceSource,
   type ClusterNamespaceSourceOptions,
   type ClusterSourceObserver,
+  combineObservers,
   createClusterNamespaceSource,
+  KubeConfigError,
+  loadKubeConfig,
 } from '../../src/namespaces/cluster-source.ts';
+import { createClusterSourceMetrics } from '../../src/namespaces/cluster-source-metrics.ts';
 import { type FakeKubeApi, startFakeKubeApi } from '../support/fake-kube-api.ts';
 
 /** Polls until `check` passes (returns without throwing), or fails with its last error after `ms`. */
@@ -468,5 +476,162 @@ describe('cluster namespace source: readiness and lifecycle', () => {
     expect(report.miss).toMatchObject({ found: false, error: expect.stringMatching(/timed out|aborted/) });
     expect(report.stats.watchesOpen).toBe(0);
     expect(report.left).toEqual([]);
+  });
+});
+
+describe('cluster namespace source: metrics adapter', () => {
+  it('exposes cache size, readiness, last event age and counters on the given registry', async () => {
+    const registry = new Registry();
+    const nsMetrics = createClusterSourceMetrics(registry);
+    const { log, observer } = recorder();
+    const { fake, source } = await setup({ observer: combineObservers(nsMetrics.observer, observer) }, false);
+    nsMetrics.track(source);
+    await source.start();
+    await eventually(() => expect(fake.openWatches).toBe(1));
+    fake.create('metered');
+    fake.bookmark();
+    await eventually(() => expect(source.stats().events.BOOKMARK).toBe(1));
+    await source.lookup('absent');
+
+    const text = await registry.metrics();
+    const value = (line: string) => {
+      const match = text.split('\n').find((l) => l.startsWith(`${line} `));
+      expect(match, `${line} in\n${text}`).toBeDefined();
+      return Number(match!.slice(line.length + 1));
+    };
+    expect(value('dns_tuner_namespace_cache_size')).toBe(5);
+    expect(value('dns_tuner_namespace_cache_ready')).toBe(1);
+    expect(value('dns_tuner_namespace_relists_total{reason="initial"}')).toBe(1);
+    expect(value('dns_tuner_namespace_watch_events_total{type="ADDED"}')).toBe(1);
+    expect(value('dns_tuner_namespace_watch_events_total{type="BOOKMARK"}')).toBe(1);
+    expect(value('dns_tuner_namespace_direct_gets_total{result="not-found"}')).toBe(1);
+    const age = value('dns_tuner_namespace_watch_last_event_age_seconds');
+    expect(age).toBeGreaterThanOrEqual(0);
+    expect(age).toBeLessThan(60);
+    // Both observers saw everything.
+    expect(log.events).toEqual(['ADDED', 'BOOKMARK']);
+
+    fake.expireWatches();
+    await eventually(() => expect(log.synced).toHaveLength(2));
+    const after = await registry.metrics();
+    expect(after).toContain('dns_tuner_namespace_watch_restarts_total{reason="expired"} 1');
+    expect(after).toContain('dns_tuner_namespace_relists_total{reason="expired"} 1');
+  });
+});
+
+describe('loadKubeConfig', () => {
+  const saved = { ...process.env };
+  afterEach(() => {
+    for (const key of ['KUBECONFIG', 'KUBERNETES_SERVICE_HOST', 'KUBERNETES_SERVICE_PORT', 'HOME']) {
+      if (saved[key] === undefined) delete process.env[key];
+      else process.env[key] = saved[key];
+    }
+  });
+
+  async function tempDir() {
+    const dir = await mkdtemp(join(tmpdir(), 'kubeconfig-test-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    return dir;
+  }
+
+  const config = (server: string, cluster: string, extra: Record<string, unknown> = {}) =>
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: cluster, cluster: { server, ...extra } }],
+      users: [{ name: cluster, user: { token: 't' } }],
+      contexts: [{ name: cluster, context: { cluster, user: cluster } }],
+      'current-context': cluster,
+    });
+
+  function clearEnv(home: string) {
+    delete process.env.KUBECONFIG;
+    delete process.env.KUBERNETES_SERVICE_HOST;
+    delete process.env.KUBERNETES_SERVICE_PORT;
+    process.env.HOME = home;
+  }
+
+  it('takes --kubeconfig first, then KUBECONFIG (a merged path list: the first file wins)', async () => {
+    const dir = await tempDir();
+    clearEnv(dir);
+    const first = join(dir, 'first');
+    const second = join(dir, 'second');
+    await writeFile(first, config('https://first.example:6443', 'shared'));
+    await writeFile(
+      second,
+      JSON.stringify({
+        ...JSON.parse(config('https://second.example:6443', 'shared')),
+        clusters: [
+          { name: 'shared', cluster: { server: 'https://second.example:6443' } },
+          { name: 'extra', cluster: { server: 'https://extra.example:6443' } },
+        ],
+        contexts: [
+          { name: 'shared', context: { cluster: 'shared', user: 'shared' } },
+          { name: 'other', context: { cluster: 'extra', user: 'shared' } },
+        ],
+        'current-context': 'other',
+      }),
+    );
+    process.env.KUBECONFIG = second;
+    expect(loadKubeConfig({ kubeconfig: first }).getCurrentCluster()?.server).toBe('https://first.example:6443');
+    expect(loadKubeConfig().getCurrentCluster()?.server).toBe('https://extra.example:6443');
+
+    process.env.KUBECONFIG = [first, second].join(delimiter);
+    const merged = loadKubeConfig();
+    expect(merged.getCurrentContext()).toBe('shared');
+    expect(merged.getCurrentCluster()?.server).toBe('https://first.example:6443');
+    expect(merged.getClusters().map((c) => c.name)).toEqual(['shared', 'extra']);
+  });
+
+  it('uses the in-cluster service account when there is no kubeconfig, and says what is missing', async () => {
+    const dir = await tempDir();
+    clearEnv(dir);
+    process.env.KUBERNETES_SERVICE_HOST = '10.96.0.1';
+    process.env.KUBERNETES_SERVICE_PORT = '443';
+    expect(() => loadKubeConfig({ inClusterPathPrefix: dir })).toThrow(
+      new KubeConfigError(
+        `in-cluster configuration: ${dir}/var/run/secrets/kubernetes.io/serviceaccount/token is missing (automountServiceAccountToken: false?)`,
+      ),
+    );
+    const sa = join(dir, 'var/run/secrets/kubernetes.io/serviceaccount');
+    await mkdir(sa, { recursive: true });
+    await writeFile(join(sa, 'token'), 'sa-token');
+    const kc = loadKubeConfig({ inClusterPathPrefix: dir });
+    expect(kc.getCurrentCluster()).toMatchObject({ server: 'https://10.96.0.1:443', caFile: `${sa}/ca.crt` });
+  });
+
+  it('falls back to ~/.kube/config, and refuses to guess beyond it', async () => {
+    const dir = await tempDir();
+    clearEnv(dir);
+    expect(() => loadKubeConfig()).toThrow(
+      new KubeConfigError('no Kubernetes client configuration: pass --kubeconfig, set KUBECONFIG, or run in a cluster'),
+    );
+    await mkdir(join(dir, '.kube'));
+    await writeFile(join(dir, '.kube', 'config'), config('https://home.example:6443', 'home'));
+    expect(loadKubeConfig().getCurrentCluster()?.server).toBe('https://home.example:6443');
+  });
+
+  it('names the file and the problem', async () => {
+    const dir = await tempDir();
+    clearEnv(dir);
+    expect(() => loadKubeConfig({ kubeconfig: join(dir, 'nope') })).toThrow(
+      new KubeConfigError(`kubeconfig ${join(dir, 'nope')} (--kubeconfig): not found`),
+    );
+    const plain = join(dir, 'plain');
+    await writeFile(plain, config('http://127.0.0.1:8080', 'plain'));
+    expect(() => loadKubeConfig({ kubeconfig: plain })).toThrow(/plain http needs insecure-skip-tls-verify: true/);
+    const dangling = join(dir, 'dangling');
+    await writeFile(dangling, JSON.stringify({ ...JSON.parse(config('https://x:1', 'x')), 'current-context': 'y' }));
+    expect(() => loadKubeConfig({ kubeconfig: dangling })).toThrow(/current context "y" names no known cluster/);
+  });
+
+  it('feeds the source from $KUBECONFIG when no path is given', async () => {
+    const fake = await startFakeKubeApi();
+    cleanups.push(() => fake.close());
+    process.env.KUBECONFIG = fake.kubeconfigPath;
+    const source = createClusterNamespaceSource({ ...fast });
+    cleanups.push(() => source.stop());
+    await source.start();
+    expect(source.status()).toEqual({ ready: true, size: 4 });
   });
 });
