@@ -469,10 +469,25 @@ export function defaultNameForms(input: NameFormsInput): NameForm[] {
   return forms;
 }
 
-/** A world where exactly the given absolute names have addresses (everything else is NXDOMAIN). */
-export function worldOf(names: Iterable<string>, down: readonly string[] = []): World {
-  const existing = new Set([...names].map((n) => normalise(n.replace(/\.$/, ''))));
-  return { answer: (fqdn) => (existing.has(normalise(fqdn)) ? 'address' : 'nxdomain'), down };
+/**
+ * A world where exactly the given absolute names exist (with addresses, or with `nodata` for names that exist without
+ * A/AAAA records). As real servers answer (CoreDNS, dnsmasq; RFC 8020), a proper ancestor of an existing name is an
+ * empty non-terminal and gets no-data, not NXDOMAIN — which matters to musl, for which no-data ends the lookup.
+ * Everything else is NXDOMAIN.
+ */
+export function worldOf(
+  names: Iterable<string> | ReadonlyMap<string, 'address' | 'nodata'>,
+  down: readonly string[] = [],
+): World {
+  const entries: Array<[string, 'address' | 'nodata']> =
+    names instanceof Map ? [...names] : [...(names as Iterable<string>)].map((n) => [n, 'address']);
+  const answers = new Map<string, Answer>();
+  for (const [name] of entries) {
+    const labels = normalise(name.replace(/\.$/, '')).split('.');
+    for (let i = 1; i < labels.length; i++) answers.set(labels.slice(i).join('.'), 'nodata');
+  }
+  for (const [name, answer] of entries) answers.set(normalise(name.replace(/\.$/, '')), answer);
+  return { answer: (fqdn) => answers.get(normalise(fqdn)) ?? 'nxdomain', down };
 }
 
 /** The product's default world: every form's target exists (in-cluster as `<svc>.<ns>.svc.<domain>`). */
