@@ -25,7 +25,10 @@ export interface World {
 }
 
 export interface LookupOptions {
-  /** `any` = AF_UNSPEC (A and AAAA, what most clients ask); `ipv4` = AF_INET (A only). */
+  /**
+   * `any` = AF_UNSPEC (A and AAAA: what most clients ask); `ipv4` = A only: AF_INET, or — measured with glibc —
+   * AF_UNSPEC with AI_ADDRCONFIG in a pod without IPv6 addresses (Node's net.connect passes that flag).
+   */
   family?: 'any' | 'ipv4' | undefined;
   /**
    * glibc `rotate`: the process-wide counter that picks the first nameserver of each query (glibc starts it at a

@@ -217,6 +217,12 @@ function runSession(command: string, args: string[], timeoutMs: number): Promise
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      // Whatever the driver left behind (it stops its dnsmasq itself unless it died) goes with the group.
+      if (child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {}
+      }
       if (timedOut) reject(new Error(`dns-lab session timed out after ${timeoutMs} ms\n${stderr}`));
       else if (code !== 0) reject(new Error(`dns-lab session failed (${code ?? signal})\n${stderr}`));
       else resolve(stdout);
