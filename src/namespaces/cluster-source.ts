@@ -217,8 +217,8 @@ function loadFiles(list: string, from: string): KubeConfig {
   return merged;
 }
 
-// Ask for metadata only (https://kubernetes.io/docs/reference/using-api/api-concepts/#receiving-resources-as-tables
-// and the metadata client in client-go); plain JSON is the fallback the apiserver may pick.
+// Ask for metadata only, as client-go's metadata client does
+// (https://github.com/kubernetes/client-go/blob/master/metadata/metadata.go); plain JSON is the listed fallback.
 const ACCEPT_OBJECT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
 const ACCEPT_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
 
@@ -275,6 +275,30 @@ function safeJson(text: string): unknown {
 
 function errorOf(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * An AbortSignal that follows `sources` until disposed. Not `AbortSignal.any`: combined with the source's lifetime
+ * signal, observed composites pile up on it (https://github.com/nodejs/node/issues/64476).
+ */
+function linked(...sources: AbortSignal[]): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const listeners: Array<[AbortSignal, () => void]> = [];
+  for (const source of sources) {
+    if (source.aborted) {
+      controller.abort(source.reason);
+      break;
+    }
+    const forward = () => controller.abort(source.reason);
+    source.addEventListener('abort', forward, { once: true });
+    listeners.push([source, forward]);
+  }
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      for (const [source, forward] of listeners) source.removeEventListener('abort', forward);
+    },
+  };
 }
 
 type Outcome =
@@ -414,12 +438,14 @@ export function createClusterNamespaceSource(opts: ClusterNamespaceSourceOptions
     }
   }
 
-  function withTimeout<T>(ms: number, extra: AbortSignal | undefined, fn: (signal: AbortSignal) => Promise<T>) {
+  function withTimeout<T>(ms: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(new Error(`timed out after ${ms} ms`)), ms);
-    const signals = [lifetime.signal, timeout.signal];
-    if (extra) signals.push(extra);
-    return fn(AbortSignal.any(signals)).finally(() => clearTimeout(timer));
+    const link = linked(lifetime.signal, timeout.signal);
+    return fn(link.signal).finally(() => {
+      clearTimeout(timer);
+      link.dispose();
+    });
   }
 
   async function relist(reason: RelistReason): Promise<void> {
@@ -435,7 +461,7 @@ export function createClusterNamespaceSource(opts: ClusterNamespaceSourceOptions
       if (cont) query.set('continue', cont);
       // No resourceVersion: a consistent read, so the cache never travels back in time
       // (https://github.com/kubernetes/kubernetes/issues/59848).
-      const [status, body] = await withTimeout(listTimeoutMs, undefined, (signal) =>
+      const [status, body] = await withTimeout(listTimeoutMs, (signal) =>
         getText(`/api/v1/namespaces?${query}`, ACCEPT_LIST, signal),
       );
       if (status === 410 && cont && restarts < 3) {
@@ -520,7 +546,9 @@ export function createClusterNamespaceSource(opts: ClusterNamespaceSourceOptions
   async function watchOnce(): Promise<Outcome> {
     const controller = new AbortController();
     currentWatch = controller;
-    const signal = AbortSignal.any([lifetime.signal, controller.signal]);
+    const signal = controller.signal;
+    const onStop = () => controller.abort();
+    lifetime.signal.addEventListener('abort', onStop, { once: true });
     let timer: NodeJS.Timeout | undefined;
     const arm = () => {
       clearTimeout(timer);
@@ -592,6 +620,7 @@ export function createClusterNamespaceSource(opts: ClusterNamespaceSourceOptions
       return aborted() ?? { kind: 'error', error: errorOf(err) };
     } finally {
       clearTimeout(timer);
+      lifetime.signal.removeEventListener('abort', onStop);
       if (opened) await release(opened.req);
       watchesOpen = 0;
       if (currentWatch === controller) currentWatch = undefined;
@@ -661,7 +690,7 @@ export function createClusterNamespaceSource(opts: ClusterNamespaceSourceOptions
   async function fetchNamespace(name: string): Promise<NamespaceLookup> {
     const before = cache;
     try {
-      const [status, body] = await withTimeout(directGetTimeoutMs, undefined, (signal) =>
+      const [status, body] = await withTimeout(directGetTimeoutMs, (signal) =>
         getText(`/api/v1/namespaces/${encodeURIComponent(name)}`, ACCEPT_OBJECT, signal),
       );
       if (status === 404) {
