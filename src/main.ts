@@ -2,34 +2,65 @@
  * The composition root: the only place that reads the environment, opens files, creates the logger, the metrics
  * registry and the servers, and wires them together. Everything else receives what it needs as arguments.
  *
- *   flags → logger → config → namespace source → TLS files → metrics → ops app + webhook app → listen → signals
+ *   flags → logger → metrics → config (watched) → namespace source → certificate (watched) → ops + webhook apps
+ *     → listen → namespace sync → (signal) → not ready → drain → close → stop watchers → exit
  *
- * stdout carries JSON log lines only; the human banner (where it listens, a curl to try) goes to stderr.
+ * `start(flags)` builds and starts one instance and returns a handle with `stop()` (tests start it in-process);
+ * `cli()` adds flag parsing, the banner, signals and exit codes, and runs when this file is the program
+ * (`node dist/main.js`). stdout carries JSON log lines only; the human banner goes to stderr.
  */
-import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createSecureContext } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { Registry } from 'prom-client';
 import { type Flags, parseFlags, USAGE_EXIT_CODE, usage } from './cli/flags.ts';
-import { ConfigError, loadConfig } from './config/load.ts';
+import { ConfigError } from './config/load.ts';
+import { type ConfigWatcher, staticConfig, watchConfig } from './config/watch.ts';
 import { buildOpsApp, namespaceSourceCheck, type ReadinessCheck } from './http/ops-app.ts';
-import { buildWebhookApp, MUTATE_PATH, type TlsFiles, tlsContextOptions } from './http/webhook-app.ts';
+import {
+  buildWebhookApp,
+  MUTATE_PATH,
+  NO_CERTIFICATE_YET,
+  setTlsContext,
+  tlsContextOptions,
+} from './http/webhook-app.ts';
+import {
+  certificateFields,
+  fanOut,
+  logCertificateReload,
+  logConfigReload,
+  namespaceLogObserver,
+} from './logging/observers.ts';
 import { createMetrics } from './metrics/metrics.ts';
+import { createCertificateMetrics, createConfigMetrics, createNamespaceMetrics } from './metrics/runtime-metrics.ts';
+import { type ClusterSourceObserver, createClusterNamespaceSource } from './namespaces/cluster-source.ts';
 import { createFileNamespaceSource, NamespaceFileError } from './namespaces/file-source.ts';
 import type { NamespaceSource } from './namespaces/source.ts';
+import {
+  type CertificatePaths,
+  type CertificateWatcher,
+  readCertificate,
+  servedPair,
+  watchCertificate,
+} from './tls/cert-watch.ts';
 
 /** Expected start-up failures: printed as one line, exit 1. */
-class StartupError extends Error {}
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
 
-/** After the drain delay, closing may take at most this long before the process exits anyway. */
-const CLOSE_DEADLINE_MS = 20_000;
+/**
+ * After the drain, closing may take at most this long; then the remaining connections are cut. The Deployment's
+ * terminationGracePeriodSeconds (20) must cover drain (5) + this + margin; in-flight reviews are bounded by the
+ * webhook's timeoutSeconds (3) anyway.
+ */
+export const CLOSE_DEADLINE_MS = 10_000;
+
+const DEV_CERT_HINT = ' (run `npx node scripts/dev-certs.ts` for a development certificate)';
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -42,43 +73,282 @@ function packageVersion(): string {
   }
 }
 
+export interface StartOptions {
+  /** Where `KUBECONFIG` is looked up to tell `--kubeconfig` from the variable. Default process.env. */
+  env?: Readonly<Record<string, string | undefined>> | undefined;
+  /** Default: JSON lines on stdout at `flags.logLevel`. */
+  logger?: Logger | undefined;
+  /** How often the config and certificate files are polled besides fs.watch (default 5 s); tests go faster. */
+  filePollIntervalMs?: number | undefined;
+  closeDeadlineMs?: number | undefined;
+}
+
+export interface RunningApp {
+  webhookPort: number;
+  opsPort: number;
+  webhookUrl: string;
+  opsUrl: string;
+  version: string;
+  registry: Registry;
+  /** Problems that do not stop the process but keep it unready (for the banner); also logged. */
+  warnings: string[];
+  /** The namespace source's first full sync (the file source: already done). Rejects only if stopped first. */
+  synced: Promise<void>;
+  /**
+   * Shutdown, in order: /readyz false → keep answering `drainSeconds` (responses say `Connection: close`) → stop
+   * accepting → finish in-flight reviews → close the remaining connections → stop the namespace source and the file
+   * watchers. Resolves true when everything closed within the deadline. Idempotent.
+   */
+  stop(drainSeconds?: number): Promise<boolean>;
+}
+
 /**
- * THE place where the namespace source is chosen. The cluster watch cache (src/namespaces/cluster-source.ts,
- * configured from flags.kubeconfig or the in-cluster service account) plugs in at the marked line.
+ * THE place where the namespace source is chosen: `--namespaces FILE` → the file; otherwise the cluster watch cache,
+ * configured from `--kubeconfig`, `$KUBECONFIG` (a path list, which the loader reads itself), the in-cluster service
+ * account, or ~/.kube/config, in that order.
  */
-function createNamespaceSource(flags: Flags): NamespaceSource {
-  if (flags.namespaces !== undefined) return createFileNamespaceSource(flags.namespaces);
-  // Cluster source: not wired yet.
-  throw new StartupError('no --namespaces and cluster source not available yet (pass --namespaces FILE)');
-}
-
-interface LoadedTls extends TlsFiles {
-  notAfter: Date;
-  subjectAltName: string | undefined;
-}
-
-async function loadTls(flags: Flags): Promise<LoadedTls> {
-  const read = async (path: string, what: string, flag: string) => {
-    try {
-      return await readFile(path);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      const hint = code === 'ENOENT' ? ' (run `npx node scripts/dev-certs.ts` for a development certificate)' : '';
-      throw new StartupError(`${what} ${path} (${flag}): ${code === 'ENOENT' ? 'not found' : String(error)}${hint}`);
-    }
-  };
-  const cert = await read(flags.tlsCert, 'TLS certificate', '--tls-cert');
-  const key = await read(flags.tlsKey, 'TLS key', '--tls-key');
+function createNamespaceSource(
+  flags: Flags,
+  env: Readonly<Record<string, string | undefined>>,
+  observer: ClusterSourceObserver,
+): { source: NamespaceSource; lastHeardAt?: () => number | undefined } {
+  if (flags.namespaces !== undefined) return { source: createFileNamespaceSource(flags.namespaces) };
+  // flags.kubeconfig also carries $KUBECONFIG, which may be a colon-separated list: only a path that came from the
+  // flag itself is passed as a file.
+  const kubeconfig =
+    flags.kubeconfig !== undefined && flags.kubeconfig !== env.KUBECONFIG ? flags.kubeconfig : undefined;
   try {
-    // Fails here, with a clear message, for unreadable PEM or a key that does not match the certificate.
-    createSecureContext(tlsContextOptions({ cert, key }));
-    const x509 = new X509Certificate(cert);
-    return { cert, key, notAfter: new Date(x509.validTo), subjectAltName: x509.subjectAltName };
+    const source = createClusterNamespaceSource({ kubeconfig, observer });
+    return {
+      source,
+      lastHeardAt: () => {
+        const { lastEventAt, lastSyncAt } = source.stats();
+        return lastEventAt === undefined || lastSyncAt === undefined
+          ? (lastEventAt ?? lastSyncAt)
+          : Math.max(lastEventAt, lastSyncAt);
+      },
+    };
   } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
     throw new StartupError(
-      `TLS certificate ${flags.tlsCert} / key ${flags.tlsKey}: ${error instanceof Error ? error.message : String(error)}`,
+      `cluster namespace source: ${message} (or pass --namespaces FILE to read namespaces from a file)`,
     );
   }
+}
+
+/** The policy configuration: the built-in one, or the file, watched. */
+async function loadConfiguration(
+  flags: Flags,
+  logger: Logger,
+  registry: Registry,
+  pollIntervalMs: number | undefined,
+): Promise<ConfigWatcher> {
+  const metrics = createConfigMetrics(registry);
+  const log = logger.child({ component: 'config' });
+  const config =
+    flags.config === undefined
+      ? staticConfig()
+      : await watchConfig(flags.config, {
+          pollIntervalMs,
+          onReload: (reload) => {
+            metrics.onReload(reload);
+            logConfigReload(log, reload);
+          },
+        });
+  metrics.loaded();
+  const { mode, policies } = config.current();
+  log.info({ config: flags.config ?? '(built-in)', mode, policies: Object.keys(policies) }, 'configuration loaded');
+  return config;
+}
+
+/** Listens, or throws a StartupError naming the flag. Resolves with the port actually bound. */
+async function listen(app: FastifyInstance, flags: Flags, port: number, flag: string, name: string): Promise<number> {
+  try {
+    await app.listen({
+      host: flags.host,
+      port,
+      listenTextResolver: (address) => `${name} server listening at ${address}`,
+    });
+    return (app.server.address() as AddressInfo).port;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'EADDRINUSE' ? 'address already in use' : code === 'EACCES' ? 'permission denied' : String(error);
+    throw new StartupError(`cannot listen on ${flags.host}:${port} (${flag}): ${why}`);
+  }
+}
+
+export async function start(flags: Flags, options: StartOptions = {}): Promise<RunningApp> {
+  const env = options.env ?? process.env;
+  const version = packageVersion();
+  const logger = options.logger ?? pino({ level: flags.logLevel, base: { pid: process.pid } });
+  const registry = new Registry();
+  const metrics = createMetrics(registry, { version });
+  const state = { stopping: false };
+  const warnings: string[] = [];
+  // Undone in reverse order if start-up fails half-way, and by stop().
+  const cleanups: Array<() => unknown> = [];
+  const cleanUp = async () => {
+    for (const cleanup of cleanups.splice(0).reverse())
+      await Promise.resolve()
+        .then(cleanup)
+        .catch(() => {});
+  };
+
+  try {
+    const config = await loadConfiguration(flags, logger, registry, options.filePollIntervalMs);
+    cleanups.push(() => config.close());
+
+    const nsMetrics = createNamespaceMetrics(registry);
+    const ns = createNamespaceSource(
+      flags,
+      env,
+      fanOut(nsMetrics.observer, namespaceLogObserver(logger.child({ component: 'namespaces' }))),
+    );
+    const namespaces = ns.source;
+    nsMetrics.track({ source: namespaces, lastHeardAt: ns.lastHeardAt });
+    cleanups.push(() => namespaces.stop());
+
+    const paths: CertificatePaths = { certPath: flags.tlsCert, keyPath: flags.tlsKey };
+    const certLog = logger.child({ component: 'certificate' });
+    const certMetrics = createCertificateMetrics(registry);
+    const initialCert = await readCertificate(paths, tlsContextOptions);
+    const firstPair = servedPair(initialCert);
+    if (!initialCert.check.ok) {
+      const hint =
+        firstPair === undefined && initialCert.snapshot.some((f) => f.error === 'ENOENT') ? DEV_CERT_HINT : '';
+      const warning = `${initialCert.check.error}${hint}; not ready until a valid certificate appears`;
+      warnings.push(warning);
+      certLog.error({ error: initialCert.check.error }, 'no valid serving certificate at start, not ready');
+    }
+
+    const webhook = buildWebhookApp({
+      logger: logger.child({ server: 'webhook' }),
+      getConfig: () => config.current(),
+      namespaces,
+      metrics,
+      https: firstPair ?? NO_CERTIFICATE_YET,
+      closeConnections: () => state.stopping,
+    });
+    cleanups.push(() => webhook.close());
+
+    const certs: CertificateWatcher = watchCertificate(paths, initialCert, {
+      contextOptions: tlsContextOptions,
+      install: (pair) => setTlsContext(webhook, pair),
+      pollIntervalMs: options.filePollIntervalMs,
+      onReload: (reload) => {
+        certMetrics.onReload(reload);
+        logCertificateReload(certLog, reload);
+      },
+    });
+    certMetrics.loaded(certs.current());
+    cleanups.push(() => certs.close());
+
+    const readiness: ReadinessCheck[] = [
+      namespaceSourceCheck(namespaces),
+      { name: 'certificate', check: () => certs.readiness() },
+      { name: 'shutdown', check: () => (state.stopping ? { ok: false, reason: 'shutting down' } : { ok: true }) },
+    ];
+    const ops = buildOpsApp({ logger: logger.child({ server: 'ops' }), registry, readiness });
+
+    // Ops first: /livez answers (and /readyz says why not) while the namespace source does its first sync.
+    const opsPort = await listen(ops, flags, flags.opsPort, '--ops-port', 'ops');
+    cleanups.push(() => ops.close());
+    const synced = startNamespaces(namespaces, flags.namespaces !== undefined, logger, state);
+    // A file that cannot be read is a start-up error; the cluster cache keeps retrying in the background.
+    if (flags.namespaces !== undefined) await synced;
+    const port = await listen(webhook, flags, flags.port, '--port', 'webhook');
+
+    const webhookUrl = `https://${flags.host}:${port}${MUTATE_PATH}`;
+    const opsUrl = `http://${flags.host}:${opsPort}`;
+    const current = certs.current();
+    logger.info(
+      {
+        webhook: webhookUrl,
+        port,
+        ops: opsUrl,
+        opsPort,
+        version,
+        certificate: current ? certificateFields(current) : null,
+      },
+      'listening',
+    );
+
+    let stopped: Promise<boolean> | undefined;
+    const stop = (drainSeconds = 0) => {
+      stopped ??= shutdown({
+        drainSeconds,
+        deadlineMs: options.closeDeadlineMs ?? CLOSE_DEADLINE_MS,
+        logger,
+        state,
+        webhook,
+        ops,
+        cleanUp,
+      });
+      return stopped;
+    };
+    return { webhookPort: port, opsPort, webhookUrl, opsUrl, version, registry, warnings, synced, stop };
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
+}
+
+/** Starts the source; logs when the first sync is in (or why it never came). */
+function startNamespaces(
+  namespaces: NamespaceSource,
+  isFile: boolean,
+  logger: Logger,
+  state: { stopping: boolean },
+): Promise<void> {
+  const synced = namespaces.start().then(() => {
+    logger.info({ namespaces: namespaces.status().size }, 'namespace source ready');
+  });
+  // The cluster source only rejects when stopped before its first list; nobody awaits it then.
+  if (!isFile)
+    synced.catch((error: unknown) => {
+      if (!state.stopping) logger.error({ err: error }, 'namespace source failed');
+    });
+  return synced;
+}
+
+interface ShutdownParts {
+  drainSeconds: number;
+  deadlineMs: number;
+  logger: Logger;
+  state: { stopping: boolean };
+  webhook: FastifyInstance;
+  ops: FastifyInstance;
+  cleanUp: () => Promise<void>;
+}
+
+async function shutdown(parts: ShutdownParts): Promise<boolean> {
+  const { logger, state, webhook, ops } = parts;
+  state.stopping = true;
+  // The kubelet sends SIGTERM when the pod turns Terminating; the endpoint is removed asynchronously, and until the
+  // apiserver and kube-proxy have caught up, reviews still arrive here and must be answered (the readiness check
+  // already fails). Each response tells its client to reconnect, which lands on another endpoint.
+  logger.info({ drainDelaySeconds: parts.drainSeconds }, 'shutting down');
+  await sleep(parts.drainSeconds * 1000);
+
+  let clean = true;
+  const deadline = setTimeout(() => {
+    clean = false;
+    logger.error({ deadlineMs: parts.deadlineMs }, 'close deadline passed, cutting the remaining connections');
+    webhook.server.closeAllConnections();
+    ops.server.closeAllConnections();
+  }, parts.deadlineMs);
+  // Stops accepting and closes idle keep-alive connections; in-flight reviews finish, and their responses carry
+  // `Connection: close`, so their connections end with them.
+  await webhook.close();
+  // Probes and scrapes can be cut; /readyz kept answering 503 until now.
+  const opsClosed = ops.close();
+  ops.server.closeAllConnections();
+  await opsClosed;
+  await parts.cleanUp();
+  clearTimeout(deadline);
+  logger.info({ clean }, 'stopped');
+  return clean;
 }
 
 function shellQuote(word: string): string {
@@ -96,148 +366,70 @@ function tryItCommand(flags: Flags, port: number): string {
   return `curl ${trust} -H 'Content-Type: application/json' --data @${shellQuote(example)} https://${host}:${port}${MUTATE_PATH}`;
 }
 
-async function run(): Promise<void> {
-  const parsed = parseFlags(process.argv.slice(2), process.env);
+function banner(flags: Flags, app: RunningApp): string {
+  return [
+    ...app.warnings.map((warning) => `dns-tuner: ${warning}`),
+    `dns-tuner ${app.version} listening`,
+    `  webhook  ${app.webhookUrl}`,
+    `  ops      ${app.opsUrl}/livez  /readyz  /metrics`,
+    'Try it:',
+    `  ${tryItCommand(flags, app.webhookPort)}`,
+    '',
+  ].join('\n');
+}
+
+/** The program: flags → start → banner → wait for a signal → stop → exit code. */
+export async function cli(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<never> {
+  const parsed = parseFlags(argv, env);
   if (!parsed.ok) {
     process.stderr.write(`dns-tuner: ${parsed.error}\n`);
-    process.exitCode = USAGE_EXIT_CODE;
-    return;
+    process.exit(USAGE_EXIT_CODE);
   }
   if (parsed.help) {
     process.stdout.write(`${usage()}\n`);
-    return;
+    process.exit(0);
   }
   const { flags } = parsed;
-  const version = packageVersion();
-  const logger: Logger = pino({ level: flags.logLevel, base: { pid: process.pid } });
-
-  const config = await loadConfig(flags.config);
-  logger.info(
-    { config: flags.config ?? '(built-in)', mode: config.mode, policies: Object.keys(config.policies) },
-    'configuration loaded',
-  );
-  const namespaces = createNamespaceSource(flags);
-  const tls = await loadTls(flags);
-  if (tls.notAfter.getTime() < Date.now()) logger.warn({ notAfter: tls.notAfter }, 'serving certificate has expired');
-
-  const registry = new Registry();
-  const metrics = createMetrics(registry, { version });
-
-  const state = { shuttingDown: false };
-  const readiness: ReadinessCheck[] = [
-    namespaceSourceCheck(namespaces),
-    {
-      name: 'certificate',
-      check: () =>
-        tls.notAfter.getTime() > Date.now()
-          ? { ok: true }
-          : { ok: false, reason: `serving certificate expired at ${tls.notAfter.toISOString()}` },
-    },
-    { name: 'shutdown', check: () => (state.shuttingDown ? { ok: false, reason: 'shutting down' } : { ok: true }) },
-  ];
-
-  const ops = buildOpsApp({ logger: logger.child({ server: 'ops' }), registry, readiness });
-  const webhook = buildWebhookApp({
-    logger: logger.child({ server: 'webhook' }),
-    getConfig: () => config,
-    namespaces,
-    metrics,
-    https: tls,
-  });
-  const started: FastifyInstance[] = [];
-  const listen = async (app: FastifyInstance, port: number, flag: string, name: string) => {
-    try {
-      await app.listen({
-        host: flags.host,
-        port,
-        listenTextResolver: (address) => `${name} server listening at ${address}`,
-      });
-      started.push(app);
-      return (app.server.address() as AddressInfo).port;
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      const why =
-        code === 'EADDRINUSE' ? 'address already in use' : code === 'EACCES' ? 'permission denied' : String(error);
-      throw new StartupError(`cannot listen on ${flags.host}:${port} (${flag}): ${why}`);
-    }
-  };
-
+  const logger = pino({ level: flags.logLevel, base: { pid: process.pid } });
+  let app: RunningApp;
   try {
-    // Ops first: /livez answers while the namespace source does its first (possibly slow) sync.
-    const opsPort = await listen(ops, flags.opsPort, '--ops-port', 'ops');
-    await namespaces.start();
-    logger.info({ namespaces: namespaces.status().size }, 'namespace source ready');
-    const port = await listen(webhook, flags.port, '--port', 'webhook');
-
-    const proto = 'https';
-    const webhookUrl = `${proto}://${flags.host}:${port}${MUTATE_PATH}`;
-    const opsUrl = `http://${flags.host}:${opsPort}`;
-    const curl = tryItCommand(flags, port);
-    logger.info(
-      {
-        webhook: webhookUrl,
-        port,
-        ops: opsUrl,
-        opsPort,
-        version,
-        certificate: { notAfter: tls.notAfter, san: tls.subjectAltName },
-      },
-      'listening',
-    );
-    process.stderr.write(
-      [
-        `dns-tuner ${version} listening`,
-        `  webhook  ${webhookUrl}`,
-        `  ops      ${opsUrl}/livez  /readyz  /metrics`,
-        'Try it:',
-        `  ${curl}`,
-        '',
-      ].join('\n'),
-    );
+    app = await start(flags, { env, logger });
   } catch (error) {
-    await Promise.allSettled([...started.map((app) => app.close()), namespaces.stop()]);
-    throw error;
+    const expected =
+      error instanceof StartupError || error instanceof ConfigError || error instanceof NamespaceFileError;
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`dns-tuner: ${expected ? message : `start-up failed: ${message}`}\n`);
+    process.exit(1);
   }
+  process.stderr.write(banner(flags, app));
 
-  /** All of shutdown, in order: not ready → drain → stop accepting → finish in-flight reviews → exit. */
-  const shutdown = async (signal: NodeJS.Signals) => {
-    if (state.shuttingDown) {
-      logger.warn({ signal }, 'second signal, exiting now');
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  for (const again of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(again, () => {
+      logger.warn({ signal: again }, 'second signal, exiting now');
       process.exit(1);
-    }
-    state.shuttingDown = true;
-    // SIGTERM is the kubelet: endpoints are removed asynchronously after the pod turns Terminating, and until
-    // kube-proxy and the apiserver have caught up new reviews still arrive here and must be answered (the readiness
-    // check above already fails). SIGINT is a person at a terminal (Ctrl-C on `npm start`): nobody routes to us.
-    const drainSeconds = signal === 'SIGTERM' ? flags.drainDelaySeconds : 0;
-    logger.info({ signal, drainDelaySeconds: drainSeconds }, 'shutting down');
-    await sleep(drainSeconds * 1000);
-    const deadline = setTimeout(() => {
-      logger.error({ deadlineMs: CLOSE_DEADLINE_MS }, 'close deadline passed, exiting');
-      process.exit(1);
-    }, CLOSE_DEADLINE_MS);
-    deadline.unref();
-    await webhook.close(); // in-flight reviews finish; idle keep-alive connections are closed
-    await ops.close();
-    await namespaces.stop();
-    logger.info('stopped');
-    process.exit(0);
-  };
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => {
-      shutdown(signal).catch((error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      });
     });
   }
+  // SIGTERM is the kubelet (drain); SIGINT is a person at a terminal (Ctrl-C on `npm start`): nobody routes to us.
+  const drainSeconds = signal === 'SIGTERM' ? flags.drainDelaySeconds : 0;
+  logger.info({ signal }, 'signal received');
+  // Whatever happens inside stop(), the process ends within the drain + the close deadline + a margin.
+  setTimeout(
+    () => {
+      logger.error('shutdown did not finish, exiting');
+      process.exit(1);
+    },
+    drainSeconds * 1000 + CLOSE_DEADLINE_MS + 2_000,
+  ).unref();
+  try {
+    process.exit((await app.stop(drainSeconds)) ? 0 : 1);
+  } catch (error) {
+    logger.error({ err: error }, 'shutdown failed');
+    process.exit(1);
+  }
 }
 
-try {
-  await run();
-} catch (error) {
-  const expected = error instanceof StartupError || error instanceof ConfigError || error instanceof NamespaceFileError;
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`dns-tuner: ${expected ? message : `start-up failed: ${message}`}\n`);
-  process.exit(1);
-}
+if (import.meta.main) await cli(process.argv.slice(2), process.env);

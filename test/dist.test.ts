@@ -31,10 +31,15 @@ let dir: string;
 let caCert: string;
 const children: ChildProcess[] = [];
 
-/** The environment without any dns-tuner setting of the person running the tests. */
+/**
+ * The environment without any dns-tuner setting or cluster access of the person running the tests (HOME points at
+ * the test's directory, so no ~/.kube/config is found).
+ */
 function cleanEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const key of Object.keys(env)) if (key.startsWith('DNS_TUNER_') || key === 'KUBECONFIG') delete env[key];
+  const env = { ...process.env, HOME: dir };
+  for (const key of Object.keys(env)) {
+    if (key.startsWith('DNS_TUNER_') || key === 'KUBECONFIG' || key.startsWith('KUBERNETES_SERVICE_')) delete env[key];
+  }
   return env;
 }
 
@@ -165,7 +170,7 @@ describe('node dist/main.js', () => {
     expect(run.stderr()).toBe('dns-tuner: --port: "abc" is not a port number (1-65535)\n');
   });
 
-  it('exits 1 with one clear line when there is no namespace source', async () => {
+  it('exits 1 with one clear line when there is neither --namespaces nor a cluster configuration', async () => {
     const run = start([
       '--config',
       EXAMPLE_CONFIG,
@@ -175,14 +180,43 @@ describe('node dist/main.js', () => {
       join(dir, 'tls.key'),
     ]);
     expect(await run.exit).toEqual({ code: 1, signal: null });
-    expect(run.stderr()).toMatch(/^dns-tuner: no --namespaces and cluster source not available yet.*\n$/);
+    expect(run.stderr()).toMatch(
+      /^dns-tuner: cluster namespace source: no Kubernetes client configuration: pass --kubeconfig, set KUBECONFIG, or run in a cluster.*--namespaces FILE.*\n$/,
+    );
   });
 
-  it('exits 1 naming the missing certificate and how to make one', async () => {
+  // A Secret's files may appear after the process starts (cert-manager issues the certificate later): the process
+  // stays up, not ready, and says which file is missing and how to make a development one.
+  it('names the missing certificate and how to make one, stays unready, and exits 0 on SIGTERM', async () => {
     const missing = join(dir, 'absent.crt');
-    const run = start(['--namespaces', EXAMPLE_NAMESPACES, '--tls-cert', missing, '--port', '0', '--ops-port', '0']);
-    expect(await run.exit).toEqual({ code: 1, signal: null });
+    const run = start([
+      '--namespaces',
+      EXAMPLE_NAMESPACES,
+      '--tls-cert',
+      missing,
+      '--tls-key',
+      join(dir, 'tls.key'),
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--ops-port',
+      '0',
+      '--drain-delay',
+      '0',
+    ]);
+    const listening = await waitFor('the "listening" log line', run, () =>
+      logLines(run).find((l) => l.msg === 'listening'),
+    );
     expect(run.stderr()).toContain(`dns-tuner: TLS certificate ${missing} (--tls-cert): not found`);
     expect(run.stderr()).toContain('scripts/dev-certs.ts');
+    const ready = await fetch(`http://127.0.0.1:${listening.opsPort as number}/readyz`);
+    expect(ready.status).toBe(503);
+    const body = (await ready.json()) as { failing: Array<{ name: string; reason: string }> };
+    expect(body.failing).toEqual([
+      { name: 'certificate', ok: false, reason: `TLS certificate ${missing} (--tls-cert): not found` },
+    ]);
+    run.child.kill('SIGTERM');
+    expect(await run.exit).toEqual({ code: 0, signal: null });
   });
 });

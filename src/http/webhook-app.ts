@@ -46,6 +46,12 @@ export interface TlsFiles {
   key: string | Buffer;
 }
 
+/**
+ * `https: NO_CERTIFICATE_YET` starts an HTTPS server without a certificate: every handshake fails until
+ * `setTlsContext` installs one (the certificate files may appear after the process starts, as a Secret does).
+ */
+export const NO_CERTIFICATE_YET = 'no-certificate-yet';
+
 export interface WebhookAppOptions {
   logger: Logger;
   /** Called once per review, so a reloaded config applies to the next pod. */
@@ -53,7 +59,13 @@ export interface WebhookAppOptions {
   namespaces: NamespaceSource;
   metrics: Metrics;
   /** PEM certificate chain and key; null/absent serves plain HTTP (tests with inject(), TLS terminated elsewhere). */
-  https?: TlsFiles | null;
+  https?: TlsFiles | typeof NO_CERTIFICATE_YET | null;
+  /**
+   * While this returns true (the shutdown drain), every response carries `Connection: close`, so each client
+   * finishes its request and reconnects — through the Service, to another endpoint — instead of reusing a
+   * connection to a pod that is about to stop. Responses to requests already in flight get it too.
+   */
+  closeConnections?: (() => boolean) | undefined;
   bodyLimit?: number;
   lookupTimeoutMs?: number;
 }
@@ -85,16 +97,34 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // Fastify answers 503 to a request that arrives on an open connection once close() has begun; that would be a
+    // failed call for the apiserver. Answer it instead (with `Connection: close`, see closeConnections).
+    return503OnClosing: false,
     requestTimeout: REQUEST_TIMEOUT_MS,
     // Socket inactivity; above the keep-alive timeout so it never cuts an idle keep-alive connection first.
     connectionTimeout: KEEP_ALIVE_TIMEOUT_MS + 5_000,
   };
-  const app = (opts.https
+  const tls: SecureContextOptions | undefined =
+    opts.https === NO_CERTIFICATE_YET
+      ? { minVersion: 'TLSv1.2' }
+      : opts.https
+        ? tlsContextOptions(opts.https)
+        : undefined;
+  const app = (tls
     ? Fastify({
         ...common,
-        https: { ...tlsContextOptions(opts.https), ...nodeServerOptions, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
+        https: { ...tls, ...nodeServerOptions, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
       })
     : Fastify({ ...common, http: nodeServerOptions })) as unknown as FastifyInstance;
+
+  const { closeConnections } = opts;
+  if (closeConnections) {
+    // onSend runs just before the headers go out, so a review that started before the drain is covered too.
+    app.addHook('onSend', (_request, reply, payload, done) => {
+      if (closeConnections()) reply.header('connection', 'close');
+      done(null, payload);
+    });
+  }
 
   // Our own JSON parser so a syntax error says where it is; Fastify's keeps guarding against prototype poisoning.
   const defaultJsonParser = app.getDefaultJsonParser('error', 'error');

@@ -1,0 +1,69 @@
+/**
+ * The policy configuration, kept current: the file (a mounted ConfigMap) is re-read when it changes; a new version
+ * that fails validation is rejected and the last good configuration stays in force, so a bad edit never changes what
+ * the webhook does — it shows up in the log and in `dns_tuner_config_reloads_total{result="failed"}` instead.
+ */
+import type { Config } from '../core/types.ts';
+import { readSnapshot, type Snapshot, watchFiles } from '../watch/files.ts';
+import { builtInConfig, ConfigError, parseConfigText } from './load.ts';
+
+export interface ConfigReload {
+  result: 'ok' | 'failed';
+  path: string;
+  /** The configuration now in force (the new one on 'ok', the previous one on 'failed'). */
+  config: Config;
+  /** Why the new file was rejected (names file, line, field and value). */
+  error?: string | undefined;
+}
+
+export interface ConfigWatcher {
+  /** The configuration in force: the last one that validated. */
+  current(): Config;
+  close(): void;
+}
+
+export interface ConfigWatchOptions {
+  /** Called after each reload attempt (never for the initial load). Must not throw. */
+  onReload?: ((reload: ConfigReload) => void) | undefined;
+  pollIntervalMs?: number | undefined;
+  debounceMs?: number | undefined;
+}
+
+/** The built-in configuration (no --config): nothing to watch. */
+export function staticConfig(config: Config = builtInConfig()): ConfigWatcher {
+  return { current: () => config, close() {} };
+}
+
+/**
+ * Loads `path` and keeps watching it. Throws a ConfigError when the file is missing or invalid at start: there is no
+ * last good configuration to fall back on yet.
+ */
+export async function watchConfig(path: string, opts: ConfigWatchOptions = {}): Promise<ConfigWatcher> {
+  const baseline = await readSnapshot([path]);
+  const first = parse(baseline, path);
+  if (!first.ok) throw new ConfigError(first.error);
+  let config = first.config;
+
+  const watch = watchFiles({
+    paths: [path],
+    baseline,
+    pollIntervalMs: opts.pollIntervalMs,
+    debounceMs: opts.debounceMs,
+    onChange(snapshot) {
+      const next = parse(snapshot, path);
+      if (next.ok) config = next.config;
+      opts.onReload?.(next.ok ? { result: 'ok', path, config } : { result: 'failed', path, config, error: next.error });
+    },
+  });
+  return { current: () => config, close: () => watch.close() };
+}
+
+function parse(snapshot: Snapshot, path: string): { ok: true; config: Config } | { ok: false; error: string } {
+  const file = snapshot[0];
+  if (!file?.data) {
+    const why = file?.error === 'ENOENT' ? 'not found' : (file?.error ?? 'unreadable');
+    return { ok: false, error: `config file ${path}: ${why}` };
+  }
+  const parsed = parseConfigText(file.data.toString('utf8'), path);
+  return parsed.ok ? parsed : { ok: false, error: `invalid config ${parsed.error}` };
+}

@@ -1,0 +1,86 @@
+/**
+ * Log lines for what changes while the webhook runs, as observers of the components (which have no logger): the
+ * namespace cache's lists and watch restarts, configuration reloads, certificate swaps. One line per happening, with
+ * the fields an operator greps for; routine ones at info, the ones that need a look at warn/error.
+ */
+import type { Logger } from 'pino';
+import type { ConfigReload } from '../config/watch.ts';
+import type { ClusterSourceObserver } from '../namespaces/cluster-source.ts';
+import type { CertificateInfo, CertificateReload } from '../tls/cert-watch.ts';
+
+/** An observer that calls each given observer's callback in turn; one that throws does not silence the others. */
+export function fanOut<T extends object>(...observers: T[]): T {
+  const names = new Set(observers.flatMap((o) => Object.keys(o)));
+  const combined: Record<string, (...args: unknown[]) => void> = {};
+  for (const name of names) {
+    combined[name] = (...args) => {
+      for (const observer of observers) {
+        try {
+          (observer as Record<string, ((...a: unknown[]) => void) | undefined>)[name]?.(...args);
+        } catch {
+          // An observer bug must not take the component down.
+        }
+      }
+    };
+  }
+  return combined as T;
+}
+
+export function namespaceLogObserver(logger: Logger): ClusterSourceObserver {
+  return {
+    onRelist(reason) {
+      if (reason === 'initial') logger.info({ reason }, 'listing namespaces');
+      else logger.info({ reason }, 'relisting namespaces');
+    },
+    onSynced(info) {
+      logger.info(info, 'namespace cache synced');
+    },
+    onWatchRestart(reason, detail) {
+      // The server ends every watch after timeoutSeconds (5–10 min), and the periodic relist is planned: routine.
+      const routine = reason === 'closed' || reason === 'periodic';
+      logger[routine ? 'info' : 'warn']({ reason, ...(detail ? { detail } : {}) }, 'namespace watch restarted');
+    },
+    onError(error, phase) {
+      logger.warn({ phase, error: error.message }, 'namespace source error');
+    },
+  };
+}
+
+export function certificateFields(certificate: CertificateInfo): Record<string, unknown> {
+  return {
+    serialNumber: certificate.serialNumber,
+    fingerprint256: certificate.fingerprint256,
+    notBefore: certificate.notBefore.toISOString(),
+    notAfter: certificate.notAfter.toISOString(),
+    san: certificate.subjectAltName,
+  };
+}
+
+export function logConfigReload(logger: Logger, reload: ConfigReload): void {
+  if (reload.result === 'ok') {
+    logger.info(
+      { config: reload.path, mode: reload.config.mode, policies: Object.keys(reload.config.policies) },
+      'configuration reloaded',
+    );
+  } else {
+    logger.error(
+      { config: reload.path, error: reload.error },
+      'configuration file rejected, the last good configuration stays in force',
+    );
+  }
+}
+
+export function logCertificateReload(logger: Logger, reload: CertificateReload): void {
+  if (reload.result === 'ok' && reload.current) {
+    logger.info({ certificate: certificateFields(reload.current) }, 'serving certificate swapped');
+  } else {
+    logger.error(
+      {
+        error: reload.error,
+        ...(reload.rejected ? { rejected: certificateFields(reload.rejected) } : {}),
+        ...(reload.current ? { serving: certificateFields(reload.current) } : { serving: null }),
+      },
+      'certificate files rejected, the current certificate stays',
+    );
+  }
+}
