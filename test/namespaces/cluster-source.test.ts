@@ -62,15 +62,19 @@ const fast: ClusterNamespaceSourceOptions = {
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  // Run every cleanup even if one fails (a failed assertion must not leak a server or a temp dir).
+  const errors: unknown[] = [];
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((err: unknown) => errors.push(err));
+  if (errors.length > 0) throw errors[0];
 });
 
 async function setup(options: ClusterNamespaceSourceOptions = {}, start = true) {
   const fake = await startFakeKubeApi();
   cleanups.push(async () => {
-    // Whatever a test did, the loop never held two watches at once.
-    expect(fake.maxConcurrentWatches).toBeLessThanOrEqual(1);
+    const max = fake.maxConcurrentWatches;
     await fake.close();
+    // Whatever a test did, the loop never held two watches at once.
+    expect(max).toBeLessThanOrEqual(1);
   });
   const { log, observer } = recorder();
   const source = createClusterNamespaceSource({ kubeconfig: fake.kubeconfigPath, ...fast, observer, ...options });
