@@ -36,7 +36,7 @@ const children: ChildProcess[] = [];
  * the test's directory, so no ~/.kube/config is found).
  */
 function cleanEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env, HOME: dir };
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: dir };
   for (const key of Object.keys(env)) {
     if (key.startsWith('DNS_TUNER_') || key === 'KUBECONFIG' || key.startsWith('KUBERNETES_SERVICE_')) delete env[key];
   }
