@@ -20,6 +20,7 @@ import type { Config, Decision } from '../core/types.ts';
 import { parsePodView } from '../kube/pod.ts';
 import type { DecisionLabel, Metrics } from '../metrics/metrics.ts';
 import type { NamespaceLookup, NamespaceSource } from '../namespaces/source.ts';
+import { DRY_RUN_PATH, registerDryRun } from './dry-run.ts';
 import { DnsTunerError, toDnsTunerError } from './errors.ts';
 
 export const MUTATE_PATH = '/mutate';
@@ -149,7 +150,8 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
   });
 
   app.setNotFoundHandler((request, reply) => {
-    const coded = new DnsTunerError('DNS_TUNER_NOT_FOUND', request.method, request.url, `POST ${MUTATE_PATH}`);
+    const routes = `POST ${MUTATE_PATH}, POST ${DRY_RUN_PATH}, GET ${DRY_RUN_PATH}/namespaces/{name}`;
+    const coded = new DnsTunerError('DNS_TUNER_NOT_FOUND', request.method, request.url, routes);
     metrics.invalidRequests.inc({ code: coded.code });
     return reply.code(coded.statusCode).send(coded.toBody());
   });
@@ -160,7 +162,7 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
     const started = process.hrtime.bigint();
     metrics.requestsInFlight.inc();
     try {
-      const outcome = await review(parsed.request, opts, lookupTimeoutMs);
+      const outcome = await reviewPod(parsed.request, opts, lookupTimeoutMs);
       const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
       metrics.reviews.inc({ decision: outcome.decision, reason: outcome.reason, policy: outcome.policyLabel });
       metrics.reviewDuration.observe({ decision: outcome.decision }, latencyMs / 1000);
@@ -187,10 +189,16 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
     }
   });
 
+  // Look before you leap: the same review, answered as a report instead of a patch (./dry-run.ts).
+  registerDryRun(app, { ...opts, metrics, bodyLimit, lookupTimeoutMs, review: reviewPod, lookupNamespace });
+
   return app;
 }
 
-interface Outcome {
+/** What reviewPod needs: the dry-run endpoint and the `explain` CLI call it with their own config and namespaces. */
+export type ReviewDeps = Pick<WebhookAppOptions, 'getConfig' | 'namespaces'>;
+
+export interface ReviewOutcome {
   response: AdmissionReviewResponse;
   decision: DecisionLabel;
   reason: string;
@@ -200,11 +208,21 @@ interface Outcome {
   patchOps: number;
   detail?: string | undefined;
   error?: unknown;
+  /** When the engine ran: what it was given and what it decided (the dry-run report is built from these). */
+  decided?: { input: DecideInput; decision: Decision } | undefined;
 }
 
-async function review(request: AdmissionRequest, opts: WebhookAppOptions, lookupTimeoutMs: number): Promise<Outcome> {
+/**
+ * One AdmissionRequest answered the way /mutate answers it. /dry-run and `dns-tuner explain` call this same function,
+ * so the patch they show is byte-for-byte the one /mutate sends.
+ */
+export async function reviewPod(
+  request: AdmissionRequest,
+  opts: ReviewDeps,
+  lookupTimeoutMs: number,
+): Promise<ReviewOutcome> {
   const { uid } = request;
-  const skipped = (reason: string, detail: string, warnings: string[] = []): Outcome => ({
+  const skipped = (reason: string, detail: string, warnings: string[] = []): ReviewOutcome => ({
     response: buildReviewResponse(uid, { warnings }),
     decision: 'skipped',
     reason,
@@ -241,7 +259,8 @@ async function review(request: AdmissionRequest, opts: WebhookAppOptions, lookup
       pod: view.pod,
       raw: request.object ?? {},
     };
-    return fromDecision(uid, decide(input), config);
+    const decision = decide(input);
+    return { ...fromDecision(uid, decision, config), decided: { input, decision } };
   } catch (error) {
     return {
       response: buildReviewResponse(uid, { warnings: [INTERNAL_ERROR_WARNING] }),
@@ -256,7 +275,7 @@ async function review(request: AdmissionRequest, opts: WebhookAppOptions, lookup
   }
 }
 
-function fromDecision(uid: string, decision: Decision, config: Config): Outcome {
+function fromDecision(uid: string, decision: Decision, config: Config): ReviewOutcome {
   const policyLabel =
     decision.policy === undefined ? '' : Object.hasOwn(config.policies, decision.policy) ? decision.policy : 'unknown';
   if (decision.action === 'skip') {
@@ -302,7 +321,11 @@ function fromDecision(uid: string, decision: Decision, config: Config): Outcome 
 }
 
 /** Races the source against a deadline: a hung lookup must not hold the pod until the apiserver gives up. */
-async function lookupNamespace(source: NamespaceSource, name: string, timeoutMs: number): Promise<NamespaceLookup> {
+export async function lookupNamespace(
+  source: NamespaceSource,
+  name: string,
+  timeoutMs: number,
+): Promise<NamespaceLookup> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<NamespaceLookup>((resolve) => {

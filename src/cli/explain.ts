@@ -1,0 +1,360 @@
+/**
+ * `dns-tuner explain`: what the webhook would do to a workload, before anyone labels a namespace.
+ *
+ * Offline (default) it runs the webhook's own review and report code (../http/dry-run.ts runDryRun →
+ * webhook-app.ts reviewPod → the engine) with the same config and namespace file loaders as the server; with
+ * `--server` it asks a running webhook's `POST /dry-run` instead. Exit codes: 0 report printed (whatever the
+ * decision), 2 bad input (usage, unreadable or invalid file, YAML error, not a Kubernetes object, bad config),
+ * 1 anything else (the server could not be reached or failed).
+ */
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import type { Readable, Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/load.ts';
+import type { Config } from '../core/types.ts';
+import { DRY_RUN_PATH, runDryRun } from '../http/dry-run.ts';
+import { DnsTunerError } from '../http/errors.ts';
+import { DEFAULT_LOOKUP_TIMEOUT_MS, reviewPod } from '../http/webhook-app.ts';
+import { createFileNamespaceSource, NamespaceFileError } from '../namespaces/file-source.ts';
+import type { NamespaceSource } from '../namespaces/source.ts';
+import { objectsOf, POD_TEMPLATE_PATHS, parseNames, parseYamlDocuments, type WhatIf } from '../report/input.ts';
+import type { DryRunReport } from '../report/report.ts';
+import { formatReportText } from '../report/text.ts';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_BAD_INPUT = 2;
+
+export const EXPLAIN_USAGE = `Usage: dns-tuner explain -f FILE [options]
+
+Shows what the dns-tuner webhook would do to a Pod or workload: the decision and why, where every setting comes
+from, the exact patch, the pod's resolv.conf before and after, the DNS queries one lookup costs (glibc and musl),
+and the warnings. Reads Pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, ReplicationControllers, Jobs,
+CronJobs, PodTemplates and AdmissionReviews; multi-document files and Lists are explained object by object.
+
+Input
+  -f, --filename FILE       YAML or JSON file; - reads stdin (kubectl get deploy x -o yaml | dns-tuner explain -f -)
+  -n, --namespace NAME      namespace for objects that do not name one (must match those that do)
+      --names A,B           extra names for the query-cost table (repeatable)
+  -o, --output text|json    text (default) or the JSON the /dry-run endpoint answers (an array for several objects)
+
+Offline (default): the webhook's own code, no cluster needed
+      --config FILE         policy configuration (YAML); default: the built-in configuration
+      --namespaces FILE     Namespaces (YAML, as kubectl get ns -o yaml prints them); without it and without
+                            --label/--annotation nothing is known about the namespace and the pod is skipped
+      --label K=V           "what if" the namespace had this label, e.g. --label dns-tuner.io/policy=default
+      --annotation K=V      "what if" the namespace had this annotation (both repeatable; replace --namespaces)
+
+Against a running webhook
+      --server URL          e.g. https://localhost:9443: POST each object to URL/dry-run
+      --cacert FILE         CA certificate(s) to trust for the server (PEM)
+      --insecure            do not verify the server's certificate
+
+Exit codes: 0 report printed, 2 bad input (usage, file, YAML, not a Kubernetes object, config), 1 server failure.
+`;
+
+export interface Io {
+  stdin: Readable;
+  stdout: Writable;
+  stderr: Writable;
+}
+
+interface ExplainFlags {
+  filename: string;
+  namespace?: string | undefined;
+  names: string[];
+  output: 'text' | 'json';
+  config?: string | undefined;
+  namespaces?: string | undefined;
+  whatIf?: WhatIf | undefined;
+  server?: URL | undefined;
+  cacert?: string | undefined;
+  insecure: boolean;
+}
+
+class UsageError extends Error {}
+
+/** Runs `dns-tuner explain ARGS`; resolves to the exit code. Never throws. */
+export async function runExplain(args: string[], io: Io): Promise<number> {
+  let flags: ExplainFlags | 'help';
+  try {
+    flags = parseExplainFlags(args);
+  } catch (error) {
+    io.stderr.write(`dns-tuner explain: ${(error as Error).message}\nRun dns-tuner explain --help for usage.\n`);
+    return EXIT_BAD_INPUT;
+  }
+  if (flags === 'help') {
+    io.stdout.write(EXPLAIN_USAGE);
+    return EXIT_OK;
+  }
+  try {
+    return await explain(flags, io);
+  } catch (error) {
+    if (error instanceof BadInput || error instanceof ConfigError || error instanceof NamespaceFileError) {
+      io.stderr.write(`dns-tuner explain: ${error.message}\n`);
+      return EXIT_BAD_INPUT;
+    }
+    io.stderr.write(`dns-tuner explain: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT_FAILED;
+  }
+}
+
+class BadInput extends Error {}
+
+function parseExplainFlags(args: string[]): ExplainFlags | 'help' {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(args);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return 'help';
+  if (parsed.positionals.length > 0)
+    throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[0])}`);
+  if (v.filename === undefined) throw new UsageError('-f FILE is required (use -f - for stdin)');
+  const output = v.output ?? 'text';
+  if (output !== 'text' && output !== 'json')
+    throw new UsageError(`--output must be text or json, got ${JSON.stringify(output)}`);
+  const names = parseNames(v.names, '--names');
+  if (!names.ok) throw new UsageError(names.error.message.replace(/^bad query parameter /, ''));
+  let server: URL | undefined;
+  if (v.server !== undefined) {
+    try {
+      server = new URL(v.server);
+    } catch {
+      throw new UsageError(`--server must be a URL such as https://localhost:9443, got ${JSON.stringify(v.server)}`);
+    }
+    if (server.protocol !== 'https:' && server.protocol !== 'http:') {
+      throw new UsageError(`--server must be an http(s) URL, got ${JSON.stringify(v.server)}`);
+    }
+    for (const offline of ['config', 'namespaces'] as const) {
+      if (v[offline] !== undefined) throw new UsageError(`--${offline} is for offline use; the server uses its own`);
+    }
+  } else {
+    for (const remote of ['cacert', 'insecure'] as const) {
+      if (v[remote] !== undefined) throw new UsageError(`--${remote} needs --server`);
+    }
+  }
+  const labels = keyValues(v.label ?? [], '--label');
+  const annotations = keyValues(v.annotation ?? [], '--annotation');
+  const whatIf = v.label !== undefined || v.annotation !== undefined ? { labels, annotations } : undefined;
+  return {
+    filename: v.filename,
+    namespace: v.namespace,
+    names: names.value,
+    output,
+    config: v.config,
+    namespaces: v.namespaces,
+    whatIf,
+    server,
+    cacert: v.cacert,
+    insecure: v.insecure ?? false,
+  };
+}
+
+function parse(args: string[]) {
+  return parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      filename: { type: 'string', short: 'f' },
+      namespace: { type: 'string', short: 'n' },
+      names: { type: 'string', multiple: true },
+      output: { type: 'string', short: 'o' },
+      config: { type: 'string' },
+      namespaces: { type: 'string' },
+      label: { type: 'string', multiple: true },
+      annotation: { type: 'string', multiple: true },
+      server: { type: 'string' },
+      cacert: { type: 'string' },
+      insecure: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
+function keyValues(entries: string[], flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of entries) {
+    const eq = entry.indexOf('=');
+    if (eq <= 0) throw new UsageError(`${flag} takes KEY=VALUE, got ${JSON.stringify(entry)}`);
+    out[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return out;
+}
+
+async function readInput(filename: string, stdin: Readable): Promise<string> {
+  if (filename === '-') {
+    const chunks: Buffer[] = [];
+    for await (const chunk of stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+    return Buffer.concat(chunks).toString('utf8');
+  }
+  try {
+    return await readFile(filename, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new BadInput(`${filename}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+  }
+}
+
+const EXPLAINABLE = new Set(['Pod', 'AdmissionReview', ...Object.keys(POD_TEMPLATE_PATHS)]);
+
+/** One object of the file, with where it is (for messages). */
+interface Item {
+  object: unknown;
+  label: string;
+}
+
+async function explain(flags: ExplainFlags, io: Io): Promise<number> {
+  const source = flags.filename === '-' ? 'stdin' : flags.filename;
+  const text = await readInput(flags.filename, io.stdin);
+  const docs = parseYamlDocuments(text);
+  if (!docs.ok) throw new BadInput(`${source}: ${docs.error.message}`);
+  const objects = objectsOf(docs.value);
+  if (objects.length === 0) throw new BadInput(`${source}: no objects in it`);
+
+  // In a file of several objects (a Service beside its Deployment), the ones without pods are passed over.
+  let items: Item[] = objects.map((object, i) => ({ object, label: describeItem(object, i, objects.length) }));
+  if (items.length > 1) {
+    const passed = items.filter((item) => !EXPLAINABLE.has(kindOf(item.object) ?? ''));
+    for (const item of passed) io.stderr.write(`dns-tuner explain: ${item.label}: no pod template, passed over\n`);
+    items = items.filter((item) => !passed.includes(item));
+    if (items.length === 0) throw new BadInput(`${source}: no Pod, workload or AdmissionReview in it`);
+  }
+
+  const run = flags.server === undefined ? await offlineRunner(flags) : serverRunner(flags);
+  const outputs: string[] = [];
+  const reports: unknown[] = [];
+  let exit = EXIT_OK;
+  for (const item of items) {
+    const result = await run(item.object);
+    if (!result.ok) {
+      const where = items.length > 1 || objects.length > 1 ? `${item.label}: ` : '';
+      io.stderr.write(`dns-tuner explain: ${source}: ${where}${result.error}\n`);
+      exit = Math.max(exit, result.exit);
+      continue;
+    }
+    if (flags.output === 'json') reports.push(result.json);
+    else outputs.push(result.text);
+  }
+  if (flags.output === 'json' && reports.length > 0) {
+    io.stdout.write(`${JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2)}\n`);
+  } else if (outputs.length > 0) {
+    io.stdout.write(outputs.join(`\n${'='.repeat(100)}\n\n`));
+  }
+  return exit;
+}
+
+type RunResult = { ok: true; text: string; json: unknown } | { ok: false; error: string; exit: number };
+type Runner = (object: unknown) => Promise<RunResult>;
+
+async function offlineRunner(flags: ExplainFlags): Promise<Runner> {
+  const config: Config = await loadConfig(flags.config);
+  let namespaces: NamespaceSource | null = null;
+  if (flags.namespaces !== undefined && flags.whatIf === undefined) {
+    namespaces = createFileNamespaceSource(flags.namespaces);
+    await namespaces.start();
+  }
+  const deps = { review: reviewPod, config, namespaces, lookupTimeoutMs: DEFAULT_LOOKUP_TIMEOUT_MS };
+  return async (object) => {
+    try {
+      const { report } = await runDryRun(deps, object, {
+        namespace: flags.namespace,
+        names: flags.names,
+        whatIf: flags.whatIf,
+      });
+      return { ok: true, json: report, text: formatReportText(report) };
+    } catch (error) {
+      if (error instanceof DnsTunerError && error.statusCode < 500) {
+        return { ok: false, error: error.message, exit: EXIT_BAD_INPUT };
+      }
+      throw error;
+    }
+  };
+}
+
+function serverRunner(flags: ExplainFlags): Runner {
+  const server = flags.server!;
+  const base = server.pathname.replace(/\/+$/, '');
+  return async (object) => {
+    const query = new URLSearchParams({ output: flags.output });
+    if (flags.namespace !== undefined) query.set('namespace', flags.namespace);
+    if (flags.names.length > 0) query.set('names', flags.names.join(','));
+    const url = new URL(`${base}${DRY_RUN_PATH}?${query}`, server);
+    const body = flags.whatIf === undefined ? object : { namespace: flags.whatIf, object };
+    const ca = flags.cacert === undefined ? undefined : await readCa(flags.cacert);
+    const res = await postJson(url, JSON.stringify(body), { ca, insecure: flags.insecure });
+    if (res.status === 200) {
+      return flags.output === 'json'
+        ? { ok: true, json: JSON.parse(res.body) as DryRunReport, text: '' }
+        : { ok: true, json: undefined, text: res.body };
+    }
+    let message = res.body.trim();
+    try {
+      message = (JSON.parse(res.body) as { message?: string }).message ?? message;
+    } catch {
+      // not JSON: show it as it came
+    }
+    const exit = res.status >= 400 && res.status < 500 && res.status !== 404 ? EXIT_BAD_INPUT : EXIT_FAILED;
+    return { ok: false, error: `${url.origin} answered ${res.status}: ${message}`, exit };
+  };
+}
+
+async function readCa(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new BadInput(`--cacert ${path}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+  }
+}
+
+/** A POST with node:https (a CA of our own per request, no global agent state), bounded in time. */
+function postJson(
+  url: URL,
+  body: string,
+  tls: { ca?: string | undefined; insecure: boolean },
+): Promise<{ status: number; body: string }> {
+  const client = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = client.request(
+      url,
+      {
+        method: 'POST',
+        agent: false,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(body)),
+          accept: 'application/json, text/plain',
+        },
+        timeout: 30_000,
+        ...(url.protocol === 'https:' ? { ca: tls.ca, rejectUnauthorized: !tls.insecure } : {}),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${url.origin}: no answer within 30 s`)));
+    req.on('error', (error) => reject(new Error(`${url.origin}: ${error.message}`)));
+    req.end(body);
+  });
+}
+
+function kindOf(object: unknown): string | undefined {
+  const kind = (object as { kind?: unknown } | null)?.kind;
+  return typeof kind === 'string' ? kind : undefined;
+}
+
+function describeItem(object: unknown, index: number, total: number): string {
+  const kind = kindOf(object) ?? 'object';
+  const name = (object as { metadata?: { name?: unknown } } | null)?.metadata?.name;
+  const named = typeof name === 'string' ? `${kind}/${name}` : kind;
+  return total > 1 ? `object ${index + 1} (${named})` : named;
+}

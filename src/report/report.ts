@@ -1,0 +1,436 @@
+/**
+ * The dry-run report: everything a person needs to see before a namespace opts in, built from one review exactly as
+ * /mutate answered it (the decision, where each setting came from, the patch byte for byte), plus what follows
+ * from it: the resolv.conf kubelet writes before and after, the DNS queries one lookup costs under glibc and musl,
+ * and the warnings. Pure: the HTTP route (../http/dry-run.ts) and `dns-tuner explain` (../cli/explain.ts) both
+ * build it here.
+ */
+import { type AdmissionResponse, type AdmissionReviewResponse, buildReviewResponse } from '../admission/review.ts';
+import type { DecideInput } from '../core/decide.ts';
+import {
+  costTable,
+  defaultNameForms,
+  defaultWorld,
+  fallbackTimeoutWarning,
+  formsLostBetween,
+  type LookupCost,
+  muslBrokenForms,
+  muslFanOutWarning,
+  muslIgnoredOptions,
+  muslSearchLineWarning,
+  type NameForm,
+  type NameFormKind,
+  type Outcome,
+} from '../core/query-cost.ts';
+import { type RenderedResolvConf, type ResolvConfContext, renderResolvConf } from '../core/resolv-conf.ts';
+import type {
+  Config,
+  Decision,
+  Mode,
+  NamespaceInfo,
+  PatchOperation,
+  PodDns,
+  PodView,
+  Settings,
+} from '../core/types.ts';
+import { unifiedDiff } from './diff.ts';
+import type { DryRunTarget, InputForm } from './input.ts';
+
+export const REPORT_API_VERSION = 'dns-tuner.io/v1alpha1' as const;
+
+export type ReportDecision = 'mutate' | 'skip' | 'dry-run' | 'unchanged';
+
+/** The slice of the webhook's ReviewOutcome (../http/webhook-app.ts reviewPod) the report reads. */
+export interface ReviewResult {
+  response: AdmissionReviewResponse;
+  reason: string;
+  policy: string | undefined;
+  detail?: string | undefined;
+  decided?: { input: DecideInput; decision: Decision } | undefined;
+}
+
+/** Where the namespace's labels and annotations came from. */
+export type NamespaceOrigin =
+  /** The webhook's namespace source (cluster watch cache, or the --namespaces file). */
+  | 'namespace-source'
+  /** The request's `{"namespace": {…}}` wrapper (or `explain --label/--annotation`): "what if I label it". */
+  | 'what-if'
+  /** `explain` offline without --namespaces or --label: nothing is known about the namespace. */
+  | 'none';
+
+export interface NamespaceSection {
+  name: string;
+  origin: NamespaceOrigin;
+  status: 'found' | 'not-found' | 'unavailable' | 'not-looked-up';
+  /** Only `dns-tuner.io/*` keys: the only ones the engine reads. */
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  error?: string | undefined;
+}
+
+export interface PatchSection {
+  /** True when /mutate sends this patch (action mutate); false for dry-run mode (would-be patch) and no change. */
+  sentByMutate: boolean;
+  /** What the patch is, in words. */
+  note: string;
+  /** The `response.patch` string: for mutate, byte for byte what /mutate returns; for dry-run mode, what enforce would. */
+  base64: string | null;
+  /** The same operations, decoded. */
+  operations: PatchOperation[];
+}
+
+export interface ResolvConfSection {
+  /** What kubelet is assumed to run with (the config's clusterDNS, clusterDomain, hostSearchDomains). */
+  node: { clusterDNS: string[]; clusterDomain: string; hostSearchDomains: string[] };
+  before: RenderedResolvConf;
+  after: RenderedResolvConf;
+  /** `diff -u` of the two files. */
+  diff: string;
+}
+
+export interface CostCell {
+  /** DNS queries one lookup sends (A and AAAA count separately). */
+  queries: number;
+  /** Queries per nameserver, in resolv.conf order. */
+  perNameserver: Record<string, number>;
+  resolves: boolean;
+  outcome: Outcome;
+  /** The names asked, in order. */
+  asked: string[];
+  answeredBy?: string | undefined;
+}
+
+export interface CostRowReport {
+  name: string;
+  kind: NameFormKind;
+  dots: number;
+  inCluster: boolean;
+  /** The absolute name the lookup is meant to reach (the one that exists in the model's world). */
+  target: string;
+  glibc: { before: CostCell; after: CostCell };
+  musl: { before: CostCell; after: CostCell };
+}
+
+export interface QueryCostSection {
+  model: string;
+  rows: CostRowReport[];
+}
+
+export type WarningSource = 'engine' | 'kubelet' | 'resolver';
+
+export interface ReportWarning {
+  source: WarningSource;
+  message: string;
+}
+
+export interface DnsSection {
+  before: PodDns;
+  after: PodDns;
+  /** `applied`: /mutate sets it; `would-be`: dry-run mode, nothing is changed; `unchanged`: after equals before. */
+  afterIs: 'applied' | 'would-be' | 'unchanged';
+}
+
+export interface DryRunReport {
+  apiVersion: typeof REPORT_API_VERSION;
+  kind: 'DryRunReport';
+  input: {
+    form: InputForm;
+    kind: string;
+    apiVersion?: string | undefined;
+    name?: string | undefined;
+    namespace: string;
+    /** The pod's name, or `<generateName>*` for controller-made pods. */
+    pod?: string | undefined;
+    /** What was filled in the way the apiserver defaults it before admission. */
+    defaulted: string[];
+  };
+  namespace: NamespaceSection;
+  decision: ReportDecision;
+  /** The same words as the webhook's log line and dns_tuner_reviews_total{reason}. */
+  reason: string;
+  message: string;
+  policy: string | null;
+  mode: Mode | null;
+  /** Every effective setting with its value and where it came from (null when the engine skipped the pod). */
+  settings: Settings | null;
+  patch: PatchSection;
+  /** The AdmissionReview `response` /mutate returns for this pod (uid of the dry-run request). */
+  mutateResponse: AdmissionResponse;
+  dns: DnsSection | null;
+  resolvConf: ResolvConfSection | null;
+  queryCost: QueryCostSection | null;
+  warnings: ReportWarning[];
+  /** The pod that was evaluated (for a workload: the pod its controller would create). */
+  pod: Record<string, unknown> | undefined;
+}
+
+export interface ReportInput {
+  target: DryRunTarget;
+  review: ReviewResult;
+  /** The config the review ran with. */
+  config: Config;
+  namespaceOrigin: NamespaceOrigin;
+  /** Extra names for the cost table (`?names=`), already validated. */
+  names?: readonly string[] | undefined;
+}
+
+export const COST_MODEL =
+  'one getaddrinfo() lookup (A and AAAA) against healthy nameservers; in-cluster names exist as ' +
+  '<svc>.<namespace>.svc.<clusterDomain>, external names as written';
+
+export function buildDryRunReport(input: ReportInput): DryRunReport {
+  const { target, review, config } = input;
+  const decided = review.decided;
+  const decision = decided?.decision;
+  const namespace = namespaceSection(target.namespace, input.namespaceOrigin, decided?.input);
+  const action: ReportDecision = decision === undefined ? 'skip' : decision.action;
+  const message =
+    decision === undefined
+      ? (review.detail ?? review.reason)
+      : decision.action === 'skip'
+        ? decision.message
+        : `${decision.policy}: ${decision.summary}`;
+  const settings = decision && decision.action !== 'skip' ? decision.settings : null;
+
+  const warnings: ReportWarning[] = (review.response.response.warnings ?? []).map((message) => ({
+    source: 'engine',
+    message,
+  }));
+  let dns: DnsSection | null = null;
+  let resolvConf: ResolvConfSection | null = null;
+  let queryCost: QueryCostSection | null = null;
+  const pod = decided?.input.pod;
+  if (pod !== undefined && decision !== undefined) {
+    dns = dnsSection(pod, decision);
+    const ctx = resolvContext(config, target.namespace);
+    const before = renderResolvConf({ ...dns.before, hostNetwork: pod.hostNetwork }, ctx);
+    const after = renderResolvConf({ ...dns.after, hostNetwork: pod.hostNetwork }, ctx);
+    resolvConf = {
+      node: {
+        clusterDNS: ctx.clusterDNS,
+        clusterDomain: ctx.clusterDomain,
+        hostSearchDomains: [...config.hostSearchDomains],
+      },
+      before,
+      after,
+      diff: unifiedDiff(before.text, after.text, { before: 'resolv.conf (before)', after: resolvLabel(dns.afterIs) }),
+    };
+    if (dns.afterIs === 'unchanged') {
+      for (const w of after.warnings) warnings.push({ source: 'kubelet', message: w });
+    } else {
+      for (const w of before.warnings) warnings.push({ source: 'kubelet', message: `before: ${w}` });
+      for (const w of after.warnings) warnings.push({ source: 'kubelet', message: `after: ${w}` });
+    }
+    // The node's own resolv.conf is not known here, so a pod on the host resolver has no modelled cost.
+    if (after.type !== 'host' && before.type !== 'host') {
+      const forms = nameForms(target.namespace, config.clusterDomain, input.names ?? []);
+      queryCost = { model: COST_MODEL, rows: costRows(before, after, forms) };
+      warnings.push(...resolverWarningsFor(before, after, forms));
+    }
+  }
+
+  return {
+    apiVersion: REPORT_API_VERSION,
+    kind: 'DryRunReport',
+    input: {
+      form: target.form,
+      kind: target.kind,
+      apiVersion: target.apiVersion,
+      name: target.name,
+      namespace: target.namespace,
+      pod: podLabel(target.request.object),
+      defaulted: target.defaulted,
+    },
+    namespace,
+    decision: action,
+    reason: review.reason,
+    message,
+    policy: decision?.policy ?? review.policy ?? null,
+    mode: settings?.mode.value ?? null,
+    settings,
+    patch: patchSection(review, decision),
+    mutateResponse: review.response.response,
+    dns,
+    resolvConf,
+    queryCost,
+    warnings,
+    pod: target.request.object,
+  };
+}
+
+function namespaceSection(name: string, origin: NamespaceOrigin, input: DecideInput | undefined): NamespaceSection {
+  const info: NamespaceInfo | undefined = input?.namespaceInfo;
+  const status: NamespaceSection['status'] =
+    input === undefined
+      ? 'not-looked-up'
+      : input.namespaceError !== undefined
+        ? 'unavailable'
+        : info === undefined
+          ? 'not-found'
+          : 'found';
+  return {
+    name,
+    origin,
+    status,
+    labels: { ...(info?.labels ?? {}) },
+    annotations: { ...(info?.annotations ?? {}) },
+    ...(input?.namespaceError !== undefined ? { error: input.namespaceError } : {}),
+  };
+}
+
+function patchSection(review: ReviewResult, decision: Decision | undefined): PatchSection {
+  const sent = review.response.response.patch;
+  if (sent !== undefined) {
+    return {
+      sentByMutate: true,
+      note: 'the patch /mutate returns for this pod',
+      base64: sent,
+      operations: JSON.parse(Buffer.from(sent, 'base64').toString('utf8')) as PatchOperation[],
+    };
+  }
+  if (decision?.action === 'dry-run') {
+    // The same encoding /mutate uses (buildReviewResponse), so it is the string enforce mode would send.
+    const wouldBe = buildReviewResponse(review.response.response.uid, { patch: decision.patch }).response.patch;
+    return {
+      sentByMutate: false,
+      note: 'WOULD-BE patch: the namespace is in dry-run mode, /mutate sends no patch; this is what enforce mode sends',
+      base64: wouldBe ?? null,
+      operations: decision.patch,
+    };
+  }
+  const why =
+    decision?.action === 'unchanged'
+      ? 'the pod already carries the result'
+      : `skipped (${decision?.action === 'skip' ? decision.reason : review.reason})`;
+  return { sentByMutate: false, note: `no patch: ${why}`, base64: null, operations: [] };
+}
+
+function dnsSection(pod: PodView, decision: Decision): DnsSection {
+  if (decision.action === 'skip' || decision.action === 'unchanged') {
+    const before: PodDns = decision.action === 'unchanged' ? decision.before : ownDns(pod);
+    return { before, after: before, afterIs: 'unchanged' };
+  }
+  return {
+    before: decision.before,
+    after: decision.after,
+    afterIs: decision.action === 'mutate' ? 'applied' : 'would-be',
+  };
+}
+
+function ownDns(pod: PodView): PodDns {
+  return { dnsPolicy: pod.dnsPolicy ?? 'ClusterFirst', ...(pod.dnsConfig ? { dnsConfig: pod.dnsConfig } : {}) };
+}
+
+function resolvLabel(afterIs: DnsSection['afterIs']): string {
+  switch (afterIs) {
+    case 'applied':
+      return 'resolv.conf (after)';
+    case 'would-be':
+      return 'resolv.conf (would be, dry-run mode)';
+    case 'unchanged':
+      return 'resolv.conf (after: unchanged)';
+  }
+}
+
+/** kubelet's view of the node, from the config: the cluster DNS IP, the domain and the node's search domains. */
+export function resolvContext(config: Config, namespace: string): ResolvConfContext {
+  return {
+    namespace,
+    clusterDomain: config.clusterDomain,
+    clusterDNS: config.clusterDNS ? [config.clusterDNS] : [],
+    hostSearchDomains: [...config.hostSearchDomains],
+  };
+}
+
+/**
+ * The default name forms (a Service in every written form, external names with 1, 2 and 3 dots) plus the extra
+ * names. An extra name without dots is a Service in the namespace; `<svc>.<ns>.svc` and names under the cluster
+ * domain are in-cluster; anything else (a trailing dot included) is an external name that exists as written.
+ */
+export function nameForms(namespace: string, clusterDomain: string, extra: readonly string[]): NameForm[] {
+  const forms = defaultNameForms({ namespace, clusterDomain });
+  for (const name of extra) {
+    if (forms.some((f) => f.name.toLowerCase() === name.toLowerCase())) continue;
+    forms.push(extraForm(name, namespace, clusterDomain));
+  }
+  return forms;
+}
+
+function extraForm(name: string, namespace: string, clusterDomain: string): NameForm {
+  const absolute = name.endsWith('.');
+  const bare = (absolute ? name.slice(0, -1) : name).toLowerCase();
+  const dots = bare.split('.').length - 1;
+  const form = (kind: NameFormKind, inCluster: boolean, target: string): NameForm => ({
+    name,
+    kind,
+    inCluster,
+    dots,
+    target,
+  });
+  if (bare === clusterDomain || bare.endsWith(`.${clusterDomain}`)) {
+    return form(absolute ? 'absolute' : 'svc.ns.svc.domain', true, bare);
+  }
+  if (absolute) return form('external', false, bare);
+  if (dots === 0) return form('svc', true, `${bare}.${namespace}.svc.${clusterDomain}`);
+  if (dots === 2 && bare.endsWith('.svc')) return form('svc.ns.svc', true, `${bare}.${clusterDomain}`);
+  return form('external', false, bare);
+}
+
+function cell(cost: LookupCost): CostCell {
+  return {
+    queries: cost.total,
+    perNameserver: { ...cost.perNameserver },
+    resolves: cost.resolves,
+    outcome: cost.outcome,
+    asked: cost.candidates.map((c) => c.name),
+    ...(cost.answeredBy !== undefined ? { answeredBy: cost.answeredBy } : {}),
+  };
+}
+
+function costRows(before: RenderedResolvConf, after: RenderedResolvConf, forms: readonly NameForm[]): CostRowReport[] {
+  const world = defaultWorld(forms);
+  const b = costTable(before, forms, world);
+  const a = costTable(after, forms, world);
+  return forms.map((form, i) => ({
+    name: form.name,
+    kind: form.kind,
+    dots: form.dots,
+    inCluster: form.inCluster,
+    target: form.target,
+    glibc: { before: cell(b[i]!.glibc), after: cell(a[i]!.glibc) },
+    musl: { before: cell(b[i]!.musl), after: cell(a[i]!.musl) },
+  }));
+}
+
+/**
+ * What a person must know about the resolv.conf the pod ends up with: names that stop resolving (per resolver), name
+ * forms musl cannot resolve at all with this ndots, options musl ignores, musl's 255-byte line limit, a fallback
+ * behind a long glibc timeout, musl sending every query to every nameserver.
+ */
+function resolverWarningsFor(
+  before: RenderedResolvConf,
+  after: RenderedResolvConf,
+  forms: readonly NameForm[],
+): ReportWarning[] {
+  const world = defaultWorld(forms);
+  const lost = formsLostBetween(before, after, forms, world);
+  // A name that stops resolving on musl is said once: the "resolves now but will not" sentence.
+  const lostOnMusl = (w: string) =>
+    lost.some((l) => l.startsWith(w.slice(0, w.indexOf('"', 1) + 1)) && l.includes(' on musl '));
+  const broken = muslBrokenForms(after, forms, world).filter((w) => !lostOnMusl(w));
+  return [
+    ...lost,
+    ...broken,
+    ...muslSearchLineWarning(after),
+    ...muslIgnoredOptions(after),
+    ...fallbackTimeoutWarning(after),
+    ...muslFanOutWarning(after),
+  ].map((message) => ({ source: 'resolver', message }));
+}
+
+function podLabel(object: Record<string, unknown> | undefined): string | undefined {
+  const metadata = object?.metadata as { name?: unknown; generateName?: unknown } | undefined;
+  if (typeof metadata?.name === 'string' && metadata.name !== '') return metadata.name;
+  if (typeof metadata?.generateName === 'string' && metadata.generateName !== '') return `${metadata.generateName}*`;
+  return undefined;
+}
