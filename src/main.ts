@@ -28,16 +28,14 @@ import {
   setTlsContext,
   tlsContextOptions,
 } from './http/webhook-app.ts';
-import {
-  certificateFields,
-  fanOut,
-  logCertificateReload,
-  logConfigReload,
-  namespaceLogObserver,
-} from './logging/observers.ts';
+import { certificateFields, logCertificateReload, logConfigReload, namespaceLogObserver } from './logging/observers.ts';
 import { createMetrics } from './metrics/metrics.ts';
 import { createCertificateMetrics, createConfigMetrics, createNamespaceMetrics } from './metrics/runtime-metrics.ts';
-import { type ClusterSourceObserver, createClusterNamespaceSource } from './namespaces/cluster-source.ts';
+import {
+  type ClusterSourceObserver,
+  combineObservers,
+  createClusterNamespaceSource,
+} from './namespaces/cluster-source.ts';
 import { createFileNamespaceSource, NamespaceFileError } from './namespaces/file-source.ts';
 import type { NamespaceSource } from './namespaces/source.ts';
 import {
@@ -189,10 +187,13 @@ export async function start(flags: Flags, options: StartOptions = {}): Promise<R
   // Undone in reverse order if start-up fails half-way, and by stop().
   const cleanups: Array<() => unknown> = [];
   const cleanUp = async () => {
-    for (const cleanup of cleanups.splice(0).reverse())
-      await Promise.resolve()
-        .then(cleanup)
-        .catch(() => {});
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      try {
+        await cleanup();
+      } catch {
+        // Best effort: the rest still has to be released.
+      }
+    }
   };
 
   try {
@@ -203,7 +204,7 @@ export async function start(flags: Flags, options: StartOptions = {}): Promise<R
     const ns = createNamespaceSource(
       flags,
       env,
-      fanOut(nsMetrics.observer, namespaceLogObserver(logger.child({ component: 'namespaces' }))),
+      combineObservers(nsMetrics.observer, namespaceLogObserver(logger.child({ component: 'namespaces' }))),
     );
     const namespaces = ns.source;
     nsMetrics.track({ source: namespaces, lastHeardAt: ns.lastHeardAt });
@@ -289,6 +290,7 @@ export async function start(flags: Flags, options: StartOptions = {}): Promise<R
     };
     return { webhookPort: port, opsPort, webhookUrl, opsUrl, version, registry, warnings, synced, stop };
   } catch (error) {
+    state.stopping = true;
     await cleanUp();
     throw error;
   }
@@ -304,11 +306,11 @@ function startNamespaces(
   const synced = namespaces.start().then(() => {
     logger.info({ namespaces: namespaces.status().size }, 'namespace source ready');
   });
-  // The cluster source only rejects when stopped before its first list; nobody awaits it then.
-  if (!isFile)
-    synced.catch((error: unknown) => {
-      if (!state.stopping) logger.error({ err: error }, 'namespace source failed');
-    });
+  if (isFile) return synced;
+  // The cluster source retries until it has a list and rejects only when stopped first; nobody awaits it then.
+  synced.catch((error: unknown) => {
+    if (!state.stopping) logger.error({ err: error }, 'namespace source failed');
+  });
   return synced;
 }
 
@@ -330,6 +332,7 @@ async function shutdown(parts: ShutdownParts): Promise<boolean> {
   // already fails). Each response tells its client to reconnect, which lands on another endpoint.
   logger.info({ drainDelaySeconds: parts.drainSeconds }, 'shutting down');
   await sleep(parts.drainSeconds * 1000);
+  logger.info('drain over, closing');
 
   let clean = true;
   const deadline = setTimeout(() => {

@@ -8,24 +8,6 @@ import type { ConfigReload } from '../config/watch.ts';
 import type { ClusterSourceObserver } from '../namespaces/cluster-source.ts';
 import type { CertificateInfo, CertificateReload } from '../tls/cert-watch.ts';
 
-/** An observer that calls each given observer's callback in turn; one that throws does not silence the others. */
-export function fanOut<T extends object>(...observers: T[]): T {
-  const names = new Set(observers.flatMap((o) => Object.keys(o)));
-  const combined: Record<string, (...args: unknown[]) => void> = {};
-  for (const name of names) {
-    combined[name] = (...args) => {
-      for (const observer of observers) {
-        try {
-          (observer as Record<string, ((...a: unknown[]) => void) | undefined>)[name]?.(...args);
-        } catch {
-          // An observer bug must not take the component down.
-        }
-      }
-    };
-  }
-  return combined as T;
-}
-
 export function namespaceLogObserver(logger: Logger): ClusterSourceObserver {
   return {
     onRelist(reason) {

@@ -38,7 +38,7 @@ export interface NamespaceProbe {
 export interface NamespaceMetrics {
   /** For the cluster source's `observer` option. */
   observer: ClusterSourceObserver;
-  /** The source the gauges read (the observer has to exist before the source does). */
+  /** The source the gauges read (the observer has to exist before the source does). Call once. */
   track(probe: NamespaceProbe): void;
 }
 
@@ -51,18 +51,6 @@ export function createNamespaceMetrics(registry: Registry, now: () => number = D
     registers,
     collect() {
       if (probe) this.set(probe.source.status().size);
-    },
-  });
-  new Gauge({
-    name: 'dns_tuner_namespace_last_event_age_seconds',
-    help:
-      'Seconds since the namespace cache last heard from the API server: watch event, bookmark, or full list. ' +
-      'A real apiserver sends a bookmark about every minute, so this stays under ~60 s on a healthy watch.',
-    registers,
-    collect() {
-      this.reset();
-      const at = probe?.lastHeardAt?.();
-      if (at !== undefined) this.set(Math.max(0, (now() - at) / 1000));
     },
   });
   const relists = new Counter({
@@ -94,6 +82,20 @@ export function createNamespaceMetrics(registry: Registry, now: () => number = D
     },
     track(p) {
       probe = p;
+      const { lastHeardAt } = p;
+      // Only a cache that talks to an API server has an age; the file source gets no such series.
+      if (!lastHeardAt) return;
+      new Gauge({
+        name: 'dns_tuner_namespace_last_event_age_seconds',
+        help:
+          'Seconds since the namespace cache last heard from the API server (watch event, bookmark or full list); ' +
+          '+Inf before the first list. A real apiserver sends a bookmark about every minute.',
+        registers,
+        collect() {
+          const at = lastHeardAt();
+          this.set(at === undefined ? Number.POSITIVE_INFINITY : Math.max(0, (now() - at) / 1000));
+        },
+      });
     },
   };
 }
@@ -147,7 +149,7 @@ export function createCertificateMetrics(registry: Registry): CertificateMetrics
   const registers = [registry];
   const expiry = new Gauge({
     name: 'dns_tuner_certificate_expiry_timestamp_seconds',
-    help: 'notAfter of the serving certificate new connections get, Unix time; absent while there is none.',
+    help: 'notAfter of the serving certificate new connections get, Unix time; 0 while there is none.',
     registers,
   });
   const reloads = new Counter({
@@ -157,10 +159,9 @@ export function createCertificateMetrics(registry: Registry): CertificateMetrics
     registers,
   });
   for (const result of RESULTS) reloads.inc({ result }, 0);
-  const show = (certificate: CertificateInfo | undefined) => {
-    expiry.reset();
-    if (certificate) expiry.set(certificate.notAfter.getTime() / 1000);
-  };
+  // 0 for "none": an alert on `expiry - time() < 7d` fires for a missing certificate too.
+  const show = (certificate: CertificateInfo | undefined) =>
+    expiry.set(certificate ? certificate.notAfter.getTime() / 1000 : 0);
   return {
     loaded: show,
     onReload(reload) {

@@ -1,0 +1,182 @@
+/**
+ * The cluster namespace source wired into dns-tuner, against the fake API server (test/support/fake-kube-api.ts,
+ * the real list/watch wire protocol): not ready until the first list is in, reviews follow namespace labels as they
+ * change, and the metrics an operator watches (cache size, relists, watch restarts, last event age) are exposed.
+ * Also the built binary with `$KUBECONFIG` as a path list, which the flag parser reports as --kubeconfig's value.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Ca, makeCa, makeServingCert } from '../../scripts/pki.ts';
+import { type FakeKubeApi, startFakeKubeApi } from '../support/fake-kube-api.ts';
+import {
+  eventually,
+  type InProcess,
+  metricValue,
+  ndotsAfter,
+  postReview,
+  readyz,
+  scrape,
+  startInProcess,
+} from '../support/live.ts';
+import { EXAMPLE_CONFIG, type Json, ROOT, responseOf } from '../support/webhook.ts';
+
+const MAIN = join(ROOT, 'dist', 'main.js');
+const POLICY = 'dns-tuner.io/policy';
+
+let dir: string;
+let ca: Ca;
+let tlsArgs: string[];
+const cleanups: Array<() => Promise<unknown> | unknown> = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'dns-tuner-cluster-wiring-'));
+  ca = await makeCa();
+  const serving = await makeServingCert(ca, { hosts: ['localhost'] });
+  await writeFile(join(dir, 'tls.crt'), serving.cert);
+  await writeFile(join(dir, 'tls.key'), serving.key);
+  tlsArgs = ['--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--config', EXAMPLE_CONFIG];
+});
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function fakeApi(): Promise<FakeKubeApi> {
+  const fake = await startFakeKubeApi();
+  cleanups.push(() => fake.close());
+  fake.create('shop', { labels: { [POLICY]: 'default' } });
+  fake.create('legacy');
+  return fake;
+}
+
+/** Whether a pod created in `namespace` now gets a patch. */
+async function mutated(port: number, namespace: string): Promise<boolean> {
+  const result = await postReview(port, namespace, { ca: ca.cert });
+  expect(result.status).toBe(200);
+  return responseOf(result.body).patch !== undefined;
+}
+
+describe('cluster namespace source wired into dns-tuner', () => {
+  it('is not ready before the first list, then follows namespace labels and reports cache metrics', async () => {
+    const fake = await fakeApi();
+    // A slow first list, so "not ready yet" can be seen.
+    fake.setFault('list', { delayMs: 1500 });
+    const running: InProcess = await startInProcess(['--kubeconfig', fake.kubeconfigPath, ...tlsArgs]);
+    cleanups.push(() => running.app.stop(0));
+    const { webhookPort: port, opsPort } = running.app;
+
+    const before = await readyz(opsPort);
+    expect(before.status).toBe(503);
+    expect(before.failing.map((f) => f.name)).toEqual(['namespaces']);
+    expect(before.failing[0]?.reason).toMatch(/not synced/);
+    expect(metricValue(await scrape(opsPort), 'dns_tuner_namespace_last_event_age_seconds')).toBe(
+      Number.POSITIVE_INFINITY,
+    );
+    fake.setFault('list', 'none');
+
+    await running.app.synced;
+    expect((await readyz(opsPort)).status).toBe(200);
+    const shop = await postReview(port, 'shop', { ca: ca.cert });
+    expect(ndotsAfter('shop', shop)).toBe('3');
+    expect(await mutated(port, 'legacy')).toBe(false);
+
+    // Relabel: the watch brings the change, no restart needed.
+    fake.setLabel('legacy', POLICY, 'default');
+    await eventually(async () => expect(await mutated(port, 'legacy')).toBe(true));
+    fake.setLabel('shop', POLICY, undefined);
+    await eventually(async () => expect(await mutated(port, 'shop')).toBe(false));
+    fake.create('new-team', { labels: { [POLICY]: 'default' } });
+    await eventually(async () =>
+      expect(metricValue(await scrape(opsPort), 'dns_tuner_namespace_cache_size')).toBe(fake.names().length),
+    );
+    expect(fake.counts.get).toBe(0);
+
+    // The watch cache falls out of its window: the source relists, and says so.
+    fake.expireWatches();
+    await eventually(async () =>
+      expect(
+        metricValue(await scrape(opsPort), 'dns_tuner_namespace_relists_total', 'reason="expired"'),
+      ).toBeGreaterThanOrEqual(1),
+    );
+    const metrics = await scrape(opsPort);
+    expect(metricValue(metrics, 'dns_tuner_namespace_relists_total', 'reason="initial"')).toBe(1);
+    expect(metricValue(metrics, 'dns_tuner_namespace_watch_restarts_total', 'reason="expired"')).toBeGreaterThanOrEqual(
+      1,
+    );
+    expect(metricValue(metrics, 'dns_tuner_namespace_cache_size')).toBe(7);
+    const age = metricValue(metrics, 'dns_tuner_namespace_last_event_age_seconds');
+    expect(age).toBeGreaterThanOrEqual(0);
+    expect(age).toBeLessThan(60);
+    expect(await mutated(port, 'legacy')).toBe(true);
+
+    const synced = running.logged('namespace cache synced');
+    expect(synced.map((l) => l.reason)).toEqual(expect.arrayContaining(['initial', 'expired']));
+    expect(running.logged('namespace watch restarted').map((l) => l.reason)).toContain('expired');
+    expect((await readyz(opsPort)).status).toBe(200);
+  });
+
+  it('the built binary takes $KUBECONFIG as a path list (the loader merges it; it is not one file)', async () => {
+    expect(existsSync(MAIN), `${MAIN} is missing: run \`npm run build\``).toBe(true);
+    const fake = await fakeApi();
+    // A second file with other names: kubectl-style merging keeps the first file's current-context.
+    const other = join(dir, 'other-kubeconfig');
+    await writeFile(
+      other,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'other', cluster: { server: 'https://192.0.2.1:6443' } }],
+        users: [{ name: 'other', user: { token: 'other' } }],
+        contexts: [{ name: 'other', context: { cluster: 'other', user: 'other' } }],
+      }),
+    );
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      HOME: dir,
+      KUBECONFIG: [fake.kubeconfigPath, other].join(delimiter),
+    };
+    for (const key of Object.keys(env))
+      if (key.startsWith('DNS_TUNER_') || key.startsWith('KUBERNETES_')) delete env[key];
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [MAIN, ...tlsArgs, '--host', '127.0.0.1', '--port', '0', '--ops-port', '0', '--drain-delay', '0'],
+      { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    cleanups.push(async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    });
+    let out = '';
+    let err = '';
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr?.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
+    const lines = () =>
+      out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Json);
+    const listening = await eventually(() => {
+      const line = lines().find((l) => l.msg === 'listening');
+      if (!line) throw new Error(`not listening yet; stderr: ${err}`);
+      return line;
+    });
+    await eventually(async () => expect((await readyz(listening.opsPort as number)).status).toBe(200));
+    expect(await mutated(listening.port as number, 'shop')).toBe(true);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(fake.counts.unauthorized).toBe(0);
+  });
+});
