@@ -146,7 +146,7 @@ const whatIfSchema = z.strictObject(
         { error: (i) => `must be an object {name?, labels?, annotations?}, got ${showValue(i.input)}` },
       )
       .optional(),
-    object: z.unknown(),
+    object: z.unknown().optional(),
   },
   { error: (i) => `must be an object, got ${showValue(i.input)}` },
 );

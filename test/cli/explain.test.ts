@@ -1,0 +1,358 @@
+/**
+ * `dns-tuner explain` as a real child process: from the .ts source (Node 24 type stripping) and from the built
+ * dist/cli/dns-tuner.js, offline with the example files, from stdin, as JSON, with bad input, and with --server
+ * against a real HTTPS webhook started here (whose answers must match the offline ones exactly).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { makeCa, makeServingCert } from '../../scripts/pki.ts';
+import { buildWebhookApp } from '../../src/http/webhook-app.ts';
+import type { DryRunReport } from '../../src/report/report.ts';
+import {
+  captureLogger,
+  EXAMPLE_CONFIG,
+  EXAMPLE_NAMESPACES,
+  exampleDeps,
+  httpsPost,
+  type Json,
+  ROOT,
+  responseOf,
+} from '../support/webhook.ts';
+import { controllerPod, reviewOf, workload } from '../support/workloads.ts';
+
+const SOURCE = join(ROOT, 'src', 'cli', 'dns-tuner.ts');
+const BUILT = join(ROOT, 'dist', 'cli', 'dns-tuner.js');
+const RUN_TIMEOUT_MS = 20_000;
+
+let dir: string;
+let app: FastifyInstance;
+let server: string;
+let caFile: string;
+let otherCaFile: string;
+let caCert: string;
+let deployFile: string;
+const OFFLINE = ['--config', EXAMPLE_CONFIG, '--namespaces', EXAMPLE_NAMESPACES];
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI to completion (killed after RUN_TIMEOUT_MS), optionally feeding stdin. */
+function cli(args: string[], opts: { stdin?: string; entry?: string } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env };
+    for (const key of Object.keys(env)) if (key.startsWith('DNS_TUNER_') || key === 'KUBECONFIG') delete env[key];
+    const child = spawn(process.execPath, [opts.entry ?? SOURCE, ...args], {
+      cwd: ROOT,
+      env,
+      stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr?.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    if (opts.stdin !== undefined) child.stdin?.end(opts.stdin);
+  });
+}
+
+/** What `kubectl get deploy checkout -o yaml` prints: defaulted fields, status, managed fields. */
+function kubectlDeployment(): Json {
+  const deploy = workload('Deployment', 'checkout', 'shop', {
+    labels: { app: 'checkout' },
+    spec: { dnsPolicy: 'ClusterFirst', restartPolicy: 'Always', schedulerName: 'default-scheduler' },
+  }) as Json & { metadata: Json };
+  deploy.metadata.uid = '6f1c1c40-1a8a-4c55-9d3e-2f2b7c1f0a11';
+  deploy.metadata.resourceVersion = '123456';
+  deploy.metadata.generation = 3;
+  deploy.metadata.managedFields = [{ manager: 'kubectl', operation: 'Update', apiVersion: 'apps/v1' }];
+  deploy.status = { replicas: 2, readyReplicas: 2, observedGeneration: 3 };
+  return deploy;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'dns-tuner-explain-'));
+  const ca = await makeCa({ commonName: 'explain-test CA' });
+  const other = await makeCa({ commonName: 'some other CA' });
+  caCert = ca.cert;
+  const serving = await makeServingCert(ca, { hosts: ['localhost', '127.0.0.1'] });
+  caFile = join(dir, 'ca.crt');
+  otherCaFile = join(dir, 'other.crt');
+  await writeFile(caFile, ca.cert);
+  await writeFile(otherCaFile, other.cert);
+  deployFile = join(dir, 'deploy.yaml');
+  // A typical manifest file: the Service beside its Deployment.
+  const service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'checkout', namespace: 'shop' } };
+  const deploy = workload('Deployment', 'checkout', 'shop', { labels: { app: 'checkout' } });
+  await writeFile(deployFile, `${stringify(service)}---\n${stringify(deploy)}`);
+
+  const deps = await exampleDeps();
+  app = buildWebhookApp({
+    logger: captureLogger().logger,
+    getConfig: () => deps.config,
+    namespaces: deps.namespaces,
+    metrics: deps.metrics,
+    https: serving,
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  server = `https://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await app?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('dns-tuner explain, offline', () => {
+  it('prints the report for a Deployment file: decision, sources, resolv.conf diff, query cost, warnings', async () => {
+    const run = await cli(['explain', '-f', deployFile, ...OFFLINE]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain('object 1 (Service/checkout): no pod template, passed over');
+    const out = run.stdout;
+    expect(out).toContain('dns-tuner dry run: Deployment shop/checkout (as the pod checkout-* it creates)');
+    expect(out).toContain('Namespace shop (from the namespace source): label dns-tuner.io/policy=default');
+    expect(out).toContain('Decision: MUTATE (policy-applied)');
+    expect(out).toMatch(/^ {2}node-local +true +policy default$/m);
+    expect(out).toContain(
+      [
+        '  --- resolv.conf (before)',
+        '  +++ resolv.conf (after)',
+        '  @@ -1,3 +1,4 @@',
+        '   search shop.svc.cluster.local svc.cluster.local cluster.local',
+        '  +nameserver 169.254.20.10',
+        '   nameserver 10.96.0.10',
+        '  -options ndots:5',
+        '  +options ndots:3 single-request-reopen timeout:1 attempts:2',
+      ].join('\n'),
+    );
+    expect(out).toMatch(/^ {2}s3\.eu-west-1\.amazonaws\.com +3 +8 → 2 +8 → 4 /m);
+    expect(out).toMatch(/^ {2}api\.example\.com +2 +8 → 8 +8 → 16 /m);
+    expect(out).toContain('[resolver] musl/Alpine sends every query to all 2 nameservers');
+  });
+
+  it('the built dist/cli/dns-tuner.js prints the same report', async () => {
+    if (!existsSync(BUILT)) throw new Error(`${BUILT} is missing: run \`npm run build\` (npm test does it in pretest)`);
+    const [built, source] = await Promise.all([
+      cli(['explain', '-f', deployFile, ...OFFLINE], { entry: BUILT }),
+      cli(['explain', '-f', deployFile, ...OFFLINE]),
+    ]);
+    expect(built.code, built.stderr).toBe(0);
+    expect(built.stdout).toBe(source.stdout);
+  });
+
+  it('reads stdin with -f - (kubectl get deploy x -o yaml | dns-tuner explain -f -)', async () => {
+    const run = await cli(['explain', '-f', '-', ...OFFLINE], { stdin: stringify(kubectlDeployment()) });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('Decision: MUTATE (policy-applied)');
+    // kubectl's output already carries the defaulted dnsPolicy: nothing to fill in.
+    expect(run.stdout).not.toContain('filled in');
+  });
+
+  it('--output json prints the endpoint’s JSON, whose patch is what /mutate returns', async () => {
+    const run = await cli(['explain', '-f', '-', '-o', 'json', ...OFFLINE], { stdin: stringify(kubectlDeployment()) });
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout) as DryRunReport;
+    expect(report).toMatchObject({ kind: 'DryRunReport', decision: 'mutate', policy: 'default' });
+    const review = reviewOf(report.pod as Json, 'shop');
+    const res = await httpsPost(Number(new URL(server).port), '/mutate', JSON.stringify(review), {
+      ca: caCert,
+      servername: 'localhost',
+    });
+    expect(report.patch.base64).toBe(responseOf(res.body).patch);
+  });
+
+  it('explains every pod-bearing object of a List, as a JSON array', async () => {
+    const list = {
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        workload('Deployment', 'a', 'shop'),
+        workload('CronJob', 'b', 'payments'),
+        workload('Job', 'c', 'legacy'),
+      ],
+    };
+    const run = await cli(['explain', '-f', '-', '-o', 'json', ...OFFLINE], { stdin: JSON.stringify(list) });
+    expect(run.code, run.stderr).toBe(0);
+    const reports = JSON.parse(run.stdout) as DryRunReport[];
+    expect(reports.map((r) => [r.input.kind, r.decision, r.policy])).toEqual([
+      ['Deployment', 'mutate', 'default'],
+      ['CronJob', 'mutate', 'options-only'],
+      ['Job', 'skip', null],
+    ]);
+  });
+
+  it('without namespace information says the namespace is unknown and exits 0', async () => {
+    const run = await cli(['explain', '-f', deployFile]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('Namespace shop: nothing known about it');
+    expect(run.stdout).toContain('Decision: SKIP (namespace-unknown)');
+  });
+
+  it('answers "what if" with --label and --annotation', async () => {
+    const pod = controllerPod('web', 'legacy');
+    const run = await cli(
+      [
+        'explain',
+        '-f',
+        '-',
+        '-o',
+        'json',
+        '--config',
+        EXAMPLE_CONFIG,
+        '--label',
+        'dns-tuner.io/policy=default',
+        '--annotation',
+        'dns-tuner.io/ndots=2',
+        '--names',
+        'redis,db.example.org',
+      ],
+      { stdin: JSON.stringify(pod) },
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const r = JSON.parse(run.stdout) as DryRunReport;
+    expect(r.namespace).toMatchObject({
+      name: 'legacy',
+      origin: 'what-if',
+      labels: { 'dns-tuner.io/policy': 'default' },
+    });
+    expect(r.settings?.ndots).toEqual({ value: 2, source: 'namespace-annotation', from: 'dns-tuner.io/ndots' });
+    expect(r.queryCost?.rows.map((x) => x.name)).toContain('db.example.org');
+  });
+
+  const bad: Array<{ what: string; args: string[]; stdin?: string; says: RegExp }> = [
+    {
+      what: 'a YAML syntax error',
+      args: ['-f', '-'],
+      stdin: 'kind: Pod\nmetadata: [x\n',
+      says: /stdin: not valid YAML: line \d+, column \d+/,
+    },
+    { what: 'not a Kubernetes object', args: ['-f', '-'], stdin: 'just text\n', says: /not a Kubernetes object/ },
+    {
+      what: 'an unsupported kind',
+      args: ['-f', '-'],
+      stdin: 'kind: Service\n',
+      says: /kind "Service" is not supported/,
+    },
+    {
+      what: 'a workload without a template',
+      args: ['-f', '-', '-n', 'shop'],
+      stdin: 'kind: Deployment\nmetadata: {name: x}\n',
+      says: /Deployment "x" has no pod template/,
+    },
+    { what: 'an empty file', args: ['-f', '-'], stdin: '', says: /no objects/ },
+    {
+      what: 'an unreadable file',
+      args: ['-f', '/nonexistent/deploy.yaml'],
+      says: /\/nonexistent\/deploy.yaml: no such file/,
+    },
+    { what: 'no -f', args: [], says: /-f FILE is required/ },
+    { what: 'an unknown flag', args: ['-f', '-', '--frobnicate'], stdin: '', says: /Unknown option '--frobnicate'/ },
+    { what: 'a bad --output', args: ['-f', '-', '-o', 'xml'], stdin: '', says: /--output must be text or json/ },
+    { what: 'a bad --label', args: ['-f', '-', '--label', 'nope'], stdin: '', says: /--label takes KEY=VALUE/ },
+    {
+      what: '--cacert without --server',
+      args: ['-f', '-', '--cacert', 'x'],
+      stdin: '',
+      says: /--cacert needs --server/,
+    },
+    {
+      what: 'an invalid config file',
+      args: ['-f', '-', '--config', EXAMPLE_NAMESPACES],
+      stdin: 'kind: Pod\n',
+      says: /invalid config/,
+    },
+  ];
+  for (const c of bad) {
+    it(`exits 2 for ${c.what}`, async () => {
+      const run = await cli(['explain', ...c.args], c.stdin === undefined ? {} : { stdin: c.stdin });
+      expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(2);
+      expect(run.stderr).toMatch(c.says);
+      expect(run.stdout).toBe('');
+    });
+  }
+
+  it('exits 2 for an unknown command', async () => {
+    const run = await cli(['frobnicate']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('unknown command "frobnicate"');
+  });
+});
+
+describe('dns-tuner explain --server', () => {
+  it('asks a running webhook over HTTPS and prints the same text and JSON as offline', async () => {
+    for (const output of ['text', 'json']) {
+      const [remote, local] = await Promise.all([
+        cli(['explain', '-f', deployFile, '-o', output, '--server', server, '--cacert', caFile]),
+        cli(['explain', '-f', deployFile, '-o', output, ...OFFLINE]),
+      ]);
+      expect(remote.code, remote.stderr).toBe(0);
+      expect(remote.stdout).toBe(local.stdout);
+    }
+  });
+
+  it('passes --label as a what-if, -n and --names as query parameters', async () => {
+    const pod = controllerPod('web', 'legacy');
+    delete (pod.metadata as Json).namespace;
+    const run = await cli(
+      [
+        'explain',
+        '-f',
+        '-',
+        '-n',
+        'legacy',
+        '--names',
+        'redis',
+        '--label',
+        'dns-tuner.io/policy=default',
+        '-o',
+        'json',
+      ].concat(['--server', server, '--cacert', caFile]),
+      { stdin: JSON.stringify(pod) },
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const r = JSON.parse(run.stdout) as DryRunReport;
+    expect(r).toMatchObject({ decision: 'mutate', namespace: { name: 'legacy', origin: 'what-if' } });
+    expect(r.queryCost?.rows.at(-1)?.name).toBe('redis');
+  });
+
+  it('refuses a server whose certificate it cannot verify (exit 1), unless --insecure', async () => {
+    const refused = await cli(['explain', '-f', deployFile, '--server', server, '--cacert', otherCaFile]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/certificate|UNABLE_TO|self.signed/i);
+    const insecure = await cli(['explain', '-f', deployFile, '--server', server, '--insecure']);
+    expect(insecure.code, insecure.stderr).toBe(0);
+    expect(insecure.stdout).toContain('Decision: MUTATE');
+  });
+
+  it('exits 2 with the server’s message when the server says the input is bad', async () => {
+    const run = await cli(['explain', '-f', '-', '--server', server, '--cacert', caFile], {
+      stdin: 'kind: Deployment\nmetadata: {name: x, namespace: shop}\n',
+    });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/answered 400: Deployment "x" has no pod template: spec.template is missing/);
+  });
+
+  it('exits 1 when nothing listens at --server', async () => {
+    const run = await cli(['explain', '-f', deployFile, '--server', 'https://127.0.0.1:1', '--insecure']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/ECONNREFUSED/);
+  });
+});
