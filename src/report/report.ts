@@ -98,6 +98,8 @@ export interface CostCell {
   /** The names asked, in order. */
   asked: string[];
   answeredBy?: string | undefined;
+  /** Model caveats for this lookup (e.g. `rotate`: the per-nameserver split varies between processes). */
+  notes?: string[] | undefined;
 }
 
 export interface CostRowReport {
@@ -384,6 +386,7 @@ function cell(cost: LookupCost): CostCell {
     outcome: cost.outcome,
     asked: cost.candidates.map((c) => c.name),
     ...(cost.answeredBy !== undefined ? { answeredBy: cost.answeredBy } : {}),
+    ...(cost.notes.length > 0 ? { notes: [...cost.notes] } : {}),
   };
 }
 
@@ -418,9 +421,12 @@ function resolverWarningsFor(
   const lostOnMusl = (w: string) =>
     lost.some((l) => l.startsWith(w.slice(0, w.indexOf('"', 1) + 1)) && l.includes(' on musl '));
   const broken = muslBrokenForms(after, forms, world).filter((w) => !lostOnMusl(w));
+  // Today's file may already be past musl's line limit (a long node search list): that explains a ✗ before.
+  const beforeLine = before.text === after.text ? [] : muslSearchLineWarning(before).map((w) => `now: ${w}`);
   return [
     ...lost,
     ...broken,
+    ...beforeLine,
     ...muslSearchLineWarning(after),
     ...muslIgnoredOptions(after),
     ...fallbackTimeoutWarning(after),

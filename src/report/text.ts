@@ -5,7 +5,7 @@
 import { formatOption } from '../core/resolver-options.ts';
 import type { PodDns, Settings, Sourced } from '../core/types.ts';
 import type { NamespaceReport } from './namespace-report.ts';
-import type { CostCell, DryRunReport, NamespaceSection } from './report.ts';
+import type { CostCell, CostRowReport, DryRunReport, NamespaceSection } from './report.ts';
 
 const ARROW = '→';
 const FAILS = '✗';
@@ -181,7 +181,18 @@ function costLines(report: DryRunReport): string[] {
       [1],
     ),
     `  model: ${cost.model}`,
+    ...notes(cost.rows).map((n) => `  note: ${n}`),
   ];
+}
+
+/** The model's caveats, once each (they repeat on every row they apply to). */
+function notes(rows: readonly CostRowReport[]): string[] {
+  const seen = new Set<string>();
+  for (const r of rows) {
+    for (const c of [r.glibc.before, r.glibc.after, r.musl.before, r.musl.after])
+      for (const n of c.notes ?? []) seen.add(n);
+  }
+  return [...seen];
 }
 
 /** Left-aligned columns (right-aligned where asked), two spaces apart, indented by two. */

@@ -1,0 +1,156 @@
+/**
+ * The pure report pieces on their own: the diff, the input reader, the name forms, and the warnings the report adds
+ * to the engine's (kubelet truncation, musl's line limit, model caveats) — run through the webhook's own reviewPod,
+ * without a server, the way `dns-tuner explain` runs offline.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.ts';
+import type { Config } from '../../src/core/types.ts';
+import { type DryRunDeps, runDryRun } from '../../src/http/dry-run.ts';
+import { reviewPod } from '../../src/http/webhook-app.ts';
+import { createFileNamespaceSource } from '../../src/namespaces/file-source.ts';
+import { unifiedDiff } from '../../src/report/diff.ts';
+import { objectsOf, parseNames, parseYamlDocuments, toTarget } from '../../src/report/input.ts';
+import { nameForms } from '../../src/report/report.ts';
+import { formatReportText } from '../../src/report/text.ts';
+import { EXAMPLE_CONFIG, EXAMPLE_NAMESPACES } from '../support/webhook.ts';
+
+let config: Config;
+let deps: DryRunDeps;
+
+beforeAll(async () => {
+  config = await loadConfig(EXAMPLE_CONFIG);
+  const namespaces = createFileNamespaceSource(EXAMPLE_NAMESPACES);
+  await namespaces.start();
+  deps = { review: reviewPod, config, namespaces, lookupTimeoutMs: 2000 };
+});
+
+const pod = (namespace: string, spec: Record<string, unknown> = {}, annotations?: Record<string, string>) => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: 'p', namespace, ...(annotations ? { annotations } : {}) },
+  spec: { containers: [{ name: 'c', image: 'alpine' }], ...spec },
+});
+
+describe('unifiedDiff', () => {
+  it('prints removals before additions and keeps common lines as context', () => {
+    expect(unifiedDiff('a\nb\nc\n', 'a\nx\nc\nd\n')).toBe(
+      '--- before\n+++ after\n@@ -1,3 +1,4 @@\n a\n-b\n+x\n c\n+d\n',
+    );
+  });
+  it('handles identical and empty texts', () => {
+    expect(unifiedDiff('a\n', 'a\n')).toBe('--- before\n+++ after\n@@ -1 +1 @@\n a\n');
+    expect(unifiedDiff('', 'a\n')).toBe('--- before\n+++ after\n@@ -0,0 +1 @@\n+a\n');
+  });
+});
+
+describe('reading input', () => {
+  it('names the line of a YAML error in a later document', () => {
+    const docs = parseYamlDocuments('kind: Pod\n---\nkind: Pod\nmetadata: {name: [\n');
+    expect(docs.ok).toBe(false);
+    if (!docs.ok) expect(docs.error.message).toMatch(/^not valid YAML: line [45], column \d+: /);
+  });
+
+  it('splits Lists and multi-document streams into objects, dropping empty documents', () => {
+    const docs = parseYamlDocuments(
+      'kind: List\nitems: [{kind: Pod}, {kind: Job}]\n---\n# nothing\n---\nkind: Service\n',
+    );
+    expect(docs.ok && objectsOf(docs.value).map((o) => (o as { kind: string }).kind)).toEqual([
+      'Pod',
+      'Job',
+      'Service',
+    ]);
+  });
+
+  it('points at the template field, not the synthetic pod, for a bad workload', () => {
+    const bad = {
+      kind: 'DaemonSet',
+      metadata: { name: 'd', namespace: 'shop' },
+      spec: { template: { spec: { hostNetwork: 'yes' } } },
+    };
+    const target = toTarget(bad);
+    expect(target.ok).toBe(false);
+    if (!target.ok)
+      expect(target.error.message).toMatch(/^the pod cannot be read: DaemonSet spec\.template\.spec\.hostNetwork: /);
+  });
+
+  it('validates extra names and bounds their number', () => {
+    expect(parseNames(['a.example.com, b', 'a.example.com'])).toEqual({ ok: true, value: ['a.example.com', 'b'] });
+    expect(parseNames('bad..name').ok).toBe(false);
+    expect(parseNames(`x${'.y'.repeat(10)}`).ok).toBe(true);
+    expect(parseNames(Array.from({ length: 40 }, (_, i) => `n${i}`).join(',')).ok).toBe(false);
+  });
+});
+
+describe('name forms', () => {
+  it('reads extra names: no dots = a Service here, <svc>.<ns>.svc and the cluster domain = in-cluster, else external', () => {
+    const forms = nameForms('shop', 'cluster.local', [
+      'redis',
+      'a.b.svc',
+      'x.y.svc.cluster.local',
+      'db.example.org',
+      'fqdn.example.',
+    ]);
+    const extra = forms.slice(-5).map((f) => [f.name, f.kind, f.inCluster, f.target]);
+    expect(extra).toEqual([
+      ['redis', 'svc', true, 'redis.shop.svc.cluster.local'],
+      ['a.b.svc', 'svc.ns.svc', true, 'a.b.svc.cluster.local'],
+      ['x.y.svc.cluster.local', 'svc.ns.svc.domain', true, 'x.y.svc.cluster.local'],
+      ['db.example.org', 'external', false, 'db.example.org'],
+      ['fqdn.example.', 'external', false, 'fqdn.example'],
+    ]);
+    // A default form given again is not listed twice.
+    expect(nameForms('shop', 'cluster.local', ['my-svc']).filter((f) => f.name === 'my-svc')).toHaveLength(1);
+  });
+});
+
+describe('warnings beyond the engine’s', () => {
+  it('reports kubelet cutting the nameserver line, before and after', async () => {
+    const { report } = await runDryRun(
+      deps,
+      pod('payments', { dnsConfig: { nameservers: ['1.1.1.1', '8.8.8.8', '9.9.9.9'] } }),
+    );
+    expect(report.decision).toBe('mutate');
+    expect(report.resolvConf?.after.nameservers).toEqual(['10.96.0.10', '1.1.1.1', '8.8.8.8']);
+    const kubelet = report.warnings.filter((w) => w.source === 'kubelet').map((w) => w.message);
+    expect(kubelet).toEqual([
+      'before: Nameserver limits were exceeded, some nameservers have been omitted, the applied nameserver line is: 10.96.0.10 1.1.1.1 8.8.8.8',
+      'after: Nameserver limits were exceeded, some nameservers have been omitted, the applied nameserver line is: 10.96.0.10 1.1.1.1 8.8.8.8',
+    ]);
+    expect(report.warnings.map((w) => w.message)).toContain(
+      'musl/Alpine sends every query to all 3 nameservers (10.96.0.10, 1.1.1.1, 8.8.8.8), not just on failure',
+    );
+  });
+
+  it('explains names that fail on musl today because the search line is past 255 bytes', async () => {
+    const hostSearchDomains = Array.from({ length: 10 }, (_, i) => `zone${i}.corp-internal.example.com`);
+    const { report } = await runDryRun({ ...deps, config: { ...config, hostSearchDomains } }, pod('shop'));
+    const svc = report.queryCost?.rows.find((r) => r.name === 'my-svc');
+    expect(svc?.musl.before.resolves).toBe(false);
+    expect(svc?.musl.after.resolves).toBe(true);
+    expect(report.warnings.map((w) => w.message)).toContainEqual(
+      expect.stringMatching(/^now: search line is \d+ bytes: musl\/Alpine ignores lines of 255\+ bytes/),
+    );
+    expect(formatReportText(report)).toMatch(/^ {2}my-svc +0 +2 → 2 +2✗ → 4 /m);
+  });
+
+  it('says where a name is broken on musl and why, and passes on the model’s rotate caveat', async () => {
+    const { report } = await runDryRun(
+      deps,
+      pod('shop', { dnsConfig: { options: [{ name: 'ndots', value: '1' }] } }, { 'dns-tuner.io/options': 'rotate' }),
+    );
+    expect(report.settings?.ndots).toEqual({ value: 1, source: 'pod-spec', from: 'spec.dnsConfig' });
+    expect(report.warnings.map((w) => w.message)).toContain(
+      '"my-svc.shop.svc" (2 dots) does not resolve on musl/Alpine with ndots:1: musl never searches names with >= ndots dots',
+    );
+    const text = formatReportText(report);
+    expect(text).toContain('note: rotate: each name asked starts at the next nameserver');
+    expect(text).toMatch(/option +rotate +pod annotation dns-tuner\.io\/options/);
+  });
+
+  it('leaves the cost out for a pod on the node’s resolver, which dns-tuner cannot see', async () => {
+    const { report } = await runDryRun(deps, pod('shop', { dnsPolicy: 'Default' }));
+    expect(report).toMatchObject({ decision: 'skip', reason: 'dns-policy-default', queryCost: null });
+    expect(formatReportText(report)).toContain("Query cost: not modelled, the pod uses the node's own resolv.conf");
+  });
+});
