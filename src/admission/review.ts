@@ -21,7 +21,9 @@ export function showValue(value: unknown): string {
   try {
     text = JSON.stringify(value) ?? String(value);
   } catch {
-    text = String(value);
+    // JSON.stringify throws RangeError on deep nesting (a 10k-deep array is a 20 KB body). String() is no fallback
+    // for containers: it recurses through nested arrays and throws on a non-function `toString` key.
+    text = Array.isArray(value) ? '[…]' : typeof value === 'object' && value !== null ? '{…}' : String(value);
   }
   return text.length > 60 ? `${text.slice(0, 59)}…` : text;
 }
