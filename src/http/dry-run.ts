@@ -22,6 +22,7 @@ import type { Metrics } from '../metrics/metrics.ts';
 import type { NamespaceLookup, NamespaceSource } from '../namespaces/source.ts';
 import {
   type DryRunTarget,
+  isNamespaceName,
   parseNames,
   parseYamlDocuments,
   singleDocument,
@@ -226,6 +227,7 @@ export function registerDryRun(app: FastifyInstance, deps: DryRunRouteDeps): voi
       const query = parseQuery(request.query);
       const text = wantsText(request, query);
       const { name } = request.params;
+      if (!isNamespaceName(name)) throw new DnsTunerError('DNS_TUNER_BAD_NAMESPACE', JSON.stringify(name));
       const config = deps.getConfig();
       const lookup = await deps.lookupNamespace(deps.namespaces, name, deps.lookupTimeoutMs);
       if (!lookup.found) {

@@ -31,6 +31,7 @@ export const ERRORS = {
     statusCode: 400,
     message: 'no namespace: set metadata.namespace in the object, or pass ?namespace=NAME (explain: -n NAME)',
   },
+  DNS_TUNER_BAD_NAMESPACE: { statusCode: 400, message: 'namespace %s is not a namespace name (an RFC 1123 label)' },
   DNS_TUNER_NAMESPACE_MISMATCH: { statusCode: 400, message: 'namespace %s does not match the object, which says %s' },
   DNS_TUNER_BAD_QUERY: { statusCode: 400, message: 'bad query parameter %s: %s' },
   DNS_TUNER_DRY_RUN_MEDIA_TYPE: {

@@ -193,6 +193,9 @@ const DRY_RUN_UID = '00000000-0000-0000-0000-000000000000';
  * object's own namespace when both are given, as kubectl insists.
  */
 export function toTarget(object: unknown, namespace?: string | undefined): Parsed<DryRunTarget> {
+  if (object === undefined || object === null) {
+    return fail(new DnsTunerError('DNS_TUNER_NOT_AN_OBJECT', 'the body is empty'));
+  }
   if (!isJsonObject(object)) {
     const what = Array.isArray(object) ? 'a list' : showValue(object);
     return fail(new DnsTunerError('DNS_TUNER_NOT_AN_OBJECT', `expected a YAML/JSON object with a kind, got ${what}`));
@@ -302,7 +305,16 @@ function pickNamespace(own: string, given: string | undefined): Parsed<string> {
   }
   const ns = own || given || '';
   if (ns === '') return fail(new DnsTunerError('DNS_TUNER_NO_NAMESPACE'));
+  // No namespace can have another name, and the cluster source would ask the apiserver about it.
+  if (!isNamespaceName(ns)) return fail(new DnsTunerError('DNS_TUNER_BAD_NAMESPACE', showValue(ns)));
   return { ok: true, value: ns };
+}
+
+const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** ValidateNamespaceName: an RFC 1123 label. */
+export function isNamespaceName(name: string): boolean {
+  return NAMESPACE_NAME.test(name);
 }
 
 /** The pod a controller creates from `template`: its labels, annotations, finalizers and spec; `<owner>-` name. */

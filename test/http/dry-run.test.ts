@@ -73,7 +73,7 @@ interface Send {
 function dryRun(body: unknown, opts: Send = {}): Promise<HttpsResult> {
   const contentType = opts.contentType ?? 'application/json';
   const text = typeof body === 'string' ? body : contentType.includes('yaml') ? stringify(body) : JSON.stringify(body);
-  const headers: Record<string, string> = { 'content-type': contentType };
+  const headers: Record<string, string> = contentType === '' ? {} : { 'content-type': contentType };
   if (opts.accept) headers.accept = opts.accept;
   return httpsPost(port, `/dry-run${opts.query ?? ''}`, text, tls(), headers);
 }
@@ -431,6 +431,12 @@ describe('GET /dry-run/namespaces/{name}', () => {
     expect(res.body).toMatch(/option +timeout:2 +policy options-only/);
   });
 
+  it('answers 400 for a name no namespace can have, without asking the source', async () => {
+    const res = await get('/dry-run/namespaces/Not_A_Name');
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body)).toMatchObject({ code: 'DNS_TUNER_BAD_NAMESPACE', message: /"Not_A_Name"/ });
+  });
+
   it('answers 404 with a coded error for a namespace the source does not know', async () => {
     const res = await get('/dry-run/namespaces/nowhere');
     expect(res.status).toBe(404);
@@ -487,6 +493,7 @@ describe('POST /dry-run: bad input is a 400 that names the problem, and the serv
       code: 'DNS_TUNER_NOT_AN_OBJECT',
       says: /empty/,
     },
+    { what: 'no body at all', body: '', send: { contentType: '' }, code: 'DNS_TUNER_NOT_AN_OBJECT', says: /empty/ },
     {
       what: 'two YAML documents',
       body: `${stringify(deploy)}---\n${stringify(deploy)}`,
@@ -542,6 +549,13 @@ describe('POST /dry-run: bad input is a 400 that names the problem, and the serv
       send: { query: '?namespace=payments' },
       code: 'DNS_TUNER_NAMESPACE_MISMATCH',
       says: /namespace "payments" does not match the object, which says "shop"/,
+    },
+    {
+      what: 'a namespace name no namespace can have',
+      body: workload('Deployment', 'web', undefined),
+      send: { query: '?namespace=..%2Fkube-system' },
+      code: 'DNS_TUNER_BAD_NAMESPACE',
+      says: /namespace "..\/kube-system" is not a namespace name/,
     },
     {
       what: 'a bad ?names= entry',
