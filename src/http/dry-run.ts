@@ -231,12 +231,14 @@ export function registerDryRun(app: FastifyInstance, deps: DryRunRouteDeps): voi
       const config = deps.getConfig();
       const lookup = await deps.lookupNamespace(deps.namespaces, name, deps.lookupTimeoutMs);
       if (!lookup.found) {
+        // Answered here rather than thrown, so the request is counted and logged once, with its own result.
         const unavailable = 'error' in lookup;
-        counter.inc({ route: 'namespace', result: unavailable ? 'unavailable' : 'not-found' });
-        request.log.info({ dryRun: 'namespace', namespace: name, found: false }, 'dry-run');
-        throw unavailable
+        const coded = unavailable
           ? new DnsTunerError('DNS_TUNER_NAMESPACE_UNAVAILABLE', JSON.stringify(name), lookup.error)
           : new DnsTunerError('DNS_TUNER_NAMESPACE_NOT_FOUND', JSON.stringify(name));
+        counter.inc({ route: 'namespace', result: unavailable ? 'unavailable' : 'not-found' });
+        request.log.info({ dryRun: 'namespace', namespace: name, code: coded.code }, 'dry-run');
+        return reply.code(coded.statusCode).send(coded.toBody());
       }
       const report = buildNamespaceReport(config, lookup.namespace);
       const result: NamespaceResultLabel = report.optedIn ? 'opted-in' : 'not-opted-in';

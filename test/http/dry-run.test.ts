@@ -437,8 +437,12 @@ describe('GET /dry-run/namespaces/{name}', () => {
     expect(JSON.parse(res.body)).toMatchObject({ code: 'DNS_TUNER_BAD_NAMESPACE', message: /"Not_A_Name"/ });
   });
 
-  it('answers 404 with a coded error for a namespace the source does not know', async () => {
+  it('answers 404 with a coded error for a namespace the source does not know, logged once', async () => {
+    const lines = logs.lines.length;
     const res = await get('/dry-run/namespaces/nowhere');
+    expect(logs.lines.slice(lines)).toEqual([
+      expect.objectContaining({ msg: 'dry-run', namespace: 'nowhere', code: 'DNS_TUNER_NAMESPACE_NOT_FOUND' }),
+    ]);
     expect(res.status).toBe(404);
     expect(JSON.parse(res.body)).toEqual({
       code: 'DNS_TUNER_NAMESPACE_NOT_FOUND',
