@@ -199,21 +199,27 @@ function loadFiles(list: string, from: string): KubeConfig {
   const files = list.split(delimiter).filter(Boolean);
   const merged = new KubeConfig();
   merged.loadFromOptions({ clusters: [], users: [], contexts: [], currentContext: undefined });
+  let loaded = 0;
   for (const file of files) {
     const kc = new KubeConfig();
     try {
       kc.loadFromFile(file);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
+      // kubectl and client-go skip missing files in a KUBECONFIG list; only an explicit path must exist
+      // (https://github.com/kubernetes/client-go/blob/master/tools/clientcmd/loader.go, ClientConfigLoadingRules.Load).
+      if (code === 'ENOENT' && from === 'KUBECONFIG') continue;
       const why = code === 'ENOENT' ? 'not found' : errorOf(error).message;
       throw new KubeConfigError(`kubeconfig ${file} (${from}): ${why}`);
     }
+    loaded++;
     const has = (list: Array<{ name: string }>, name: string) => list.some((x) => x.name === name);
     for (const c of kc.getClusters()) if (!has(merged.clusters, c.name)) merged.clusters.push(c);
     for (const u of kc.getUsers()) if (!has(merged.users, u.name)) merged.users.push(u);
     for (const c of kc.getContexts()) if (!has(merged.contexts, c.name)) merged.contexts.push(c);
     if (!merged.currentContext && kc.currentContext) merged.currentContext = kc.currentContext;
   }
+  if (loaded === 0) throw new KubeConfigError(`none of the files in ${from} exists: ${list}`);
   return merged;
 }
 

@@ -5,6 +5,7 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createNamespaceMetrics } from '../../src/metrics/runtime-metrics.ts';
 import {
   type ClusterNamespaceSource,
   type ClusterNamespaceSourceOptions,
@@ -14,7 +15,6 @@ import {
   KubeConfigError,
   loadKubeConfig,
 } from '../../src/namespaces/cluster-source.ts';
-import { createClusterSourceMetrics } from '../../src/namespaces/cluster-source-metrics.ts';
 import { type FakeKubeApi, startFakeKubeApi } from '../support/fake-kube-api.ts';
 
 /** Polls until `check` passes (returns without throwing), or fails with its last error after `ms`. */
@@ -484,12 +484,12 @@ describe('cluster namespace source: readiness and lifecycle', () => {
 });
 
 describe('cluster namespace source: metrics adapter', () => {
-  it('exposes cache size, readiness, last event age and counters on the given registry', async () => {
+  it('exposes cache size, last event age and counters on the given registry', async () => {
     const registry = new Registry();
-    const nsMetrics = createClusterSourceMetrics(registry);
+    const nsMetrics = createNamespaceMetrics(registry);
     const { log, observer } = recorder();
     const { fake, source } = await setup({ observer: combineObservers(nsMetrics.observer, observer) }, false);
-    nsMetrics.track(source);
+    nsMetrics.track({ source, lastHeardAt: () => source.lastEventAt() });
     await source.start();
     await eventually(() => expect(fake.openWatches).toBe(1));
     fake.create('metered');
@@ -504,12 +504,9 @@ describe('cluster namespace source: metrics adapter', () => {
       return Number(match!.slice(line.length + 1));
     };
     expect(value('dns_tuner_namespace_cache_size')).toBe(5);
-    expect(value('dns_tuner_namespace_cache_ready')).toBe(1);
     expect(value('dns_tuner_namespace_relists_total{reason="initial"}')).toBe(1);
-    expect(value('dns_tuner_namespace_watch_events_total{type="ADDED"}')).toBe(1);
-    expect(value('dns_tuner_namespace_watch_events_total{type="BOOKMARK"}')).toBe(1);
     expect(value('dns_tuner_namespace_direct_gets_total{result="not-found"}')).toBe(1);
-    const age = value('dns_tuner_namespace_watch_last_event_age_seconds');
+    const age = value('dns_tuner_namespace_last_event_age_seconds');
     expect(age).toBeGreaterThanOrEqual(0);
     expect(age).toBeLessThan(60);
     // Both observers saw everything.
@@ -627,6 +624,17 @@ describe('loadKubeConfig', () => {
     const dangling = join(dir, 'dangling');
     await writeFile(dangling, JSON.stringify({ ...JSON.parse(config('https://x:1', 'x')), 'current-context': 'y' }));
     expect(() => loadKubeConfig({ kubeconfig: dangling })).toThrow(/current context "y" names no known cluster/);
+  });
+
+  it('skips missing files in a KUBECONFIG list like kubectl, but not when none exists', async () => {
+    const dir = await tempDir();
+    clearEnv(dir);
+    const real = join(dir, 'real');
+    await writeFile(real, config('https://listed.example:6443', 'listed'));
+    process.env.KUBECONFIG = [join(dir, 'missing-1'), real].join(delimiter);
+    expect(loadKubeConfig().getCurrentCluster()?.server).toBe('https://listed.example:6443');
+    process.env.KUBECONFIG = [join(dir, 'missing-1'), join(dir, 'missing-2')].join(delimiter);
+    expect(() => loadKubeConfig()).toThrow(/none of the files in KUBECONFIG exists/);
   });
 
   it('feeds the source from $KUBECONFIG when no path is given', async () => {
