@@ -21,6 +21,7 @@ import type { Config, NamespaceInfo } from '../core/types.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { NamespaceLookup, NamespaceSource } from '../namespaces/source.ts';
 import {
+  checkDepth,
   type DryRunTarget,
   isNamespaceName,
   parseNames,
@@ -71,6 +72,8 @@ export interface DryRunResult {
 
 /** Runs one object (or a what-if wrapper) through the webhook's review; throws a DnsTunerError for bad input. */
 export async function runDryRun(deps: DryRunDeps, body: unknown, params: DryRunParams = {}): Promise<DryRunResult> {
+  const shallow = checkDepth(body);
+  if (!shallow.ok) throw shallow.error;
   const unwrapped = unwrapWhatIf(body);
   if (!unwrapped.ok) throw unwrapped.error;
   const whatIf = params.whatIf ?? unwrapped.value.whatIf;

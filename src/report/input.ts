@@ -79,7 +79,8 @@ export function parseYamlDocuments(text: string, label = 'YAML'): Parsed<YamlDoc
     const syntax = doc.errors[0];
     if (syntax) {
       const { line, col } = lineCounter.linePos(syntax.pos[0]);
-      const message = syntax.message.split('\n')[0] ?? syntax.code;
+      const first = syntax.message.split('\n')[0] ?? syntax.code;
+      const message = /call stack/i.test(first) ? 'nested too deeply' : first;
       return fail(new DnsTunerError('DNS_TUNER_BAD_YAML', `line ${line}, column ${col}: ${message}`));
     }
     const contents = doc.contents;
@@ -125,6 +126,26 @@ export function objectsOf(docs: readonly YamlDocument[]): unknown[] {
 
 function isListKind(kind: unknown): boolean {
   return typeof kind === 'string' && kind.endsWith('List');
+}
+
+/**
+ * No Kubernetes object nests this deep (a pod's deepest fields, under affinity, are about a dozen levels down); deeper
+ * input is refused before anything recursive (structuredClone, the JSON Patch diff) meets it.
+ */
+export const MAX_DEPTH = 256;
+
+/** Walks the value without recursion: a 100k-deep array is refused, not a stack overflow. */
+export function checkDepth(value: unknown, max = MAX_DEPTH): Parsed<unknown> {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > max) {
+      return fail(new DnsTunerError('DNS_TUNER_NOT_AN_OBJECT', `it is nested deeper than ${max} levels`));
+    }
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return { ok: true, value };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -476,6 +476,19 @@ describe('POST /dry-run: bad input is a 400 that names the problem, and the serv
       says: /alias/i,
     },
     {
+      what: 'JSON nested 10000 levels deep',
+      body: `{"kind":"Pod","metadata":{"namespace":"shop"},"spec":{"containers":${'['.repeat(10_000)}${']'.repeat(10_000)}}}`,
+      code: 'DNS_TUNER_NOT_AN_OBJECT',
+      says: /nested deeper than 256 levels/,
+    },
+    {
+      what: 'YAML nested 10000 levels deep',
+      body: `kind: Pod\nspec: ${'['.repeat(10_000)}${']'.repeat(10_000)}\n`,
+      send: { contentType: 'application/yaml' },
+      code: 'DNS_TUNER_BAD_YAML',
+      says: /nested too deeply|nested deeper/,
+    },
+    {
       what: 'a JSON syntax error',
       body: '{"kind": "Pod",',
       code: 'DNS_TUNER_BAD_JSON',
