@@ -78,7 +78,7 @@ describe('createFileNamespaceSource', () => {
     expect(source.status()).toMatchObject({ ready: false });
     expect(await source.lookup('shop')).toMatchObject({ found: false, error: expect.stringContaining('not loaded') });
     await source.start();
-    expect(source.status()).toEqual({ ready: true, size: 4 });
+    expect(source.status()).toEqual({ ready: true, size: 5 });
     expect(await source.lookup('shop')).toEqual({
       found: true,
       namespace: { name: 'shop', labels: { 'dns-tuner.io/policy': 'default' }, annotations: {} },
