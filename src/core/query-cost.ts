@@ -8,7 +8,7 @@
  * res_msend.c, resolvconf.c. See also ../../shared/reference/resolvers.md (mirrored in the docs).
  */
 import type { ResolvConf } from './resolv-conf.ts';
-import { formatOption, MUSL_OPTIONS, type ResolverOption } from './resolver-options.ts';
+import { FLAG_OPTIONS, formatOption, MUSL_OPTIONS, NUMERIC_OPTIONS, type ResolverOption } from './resolver-options.ts';
 
 export type Resolver = 'glibc' | 'musl';
 export const RESOLVERS: readonly Resolver[] = ['glibc', 'musl'];
@@ -103,25 +103,7 @@ export function encodable(fqdn: string): boolean {
   return fqdn.length <= MAX_NAME && fqdn.split('.').every((label) => label.length > 0 && label.length <= MAX_LABEL);
 }
 
-const GLIBC_OPTIONS: ReadonlySet<string> = new Set([
-  'ndots',
-  'timeout',
-  'attempts',
-  'rotate',
-  'no-check-names',
-  'inet6',
-  'ip6-bytestring',
-  'ip6-dotint',
-  'no-ip6-dotint',
-  'edns0',
-  'single-request',
-  'single-request-reopen',
-  'no-tld-query',
-  'use-vc',
-  'no-reload',
-  'trust-ad',
-  'no-aaaa',
-]);
+const GLIBC_OPTIONS: ReadonlySet<string> = new Set([...Object.keys(NUMERIC_OPTIONS), ...FLAG_OPTIONS]);
 
 /** glibc reads numbers with atoi (leading digits, anything else is 0) and clamps (res_init.c). */
 function glibcNumber(value: string | undefined, max: number): number {
