@@ -106,6 +106,9 @@ const ok = result.failures === 0 && result.problems.length === 0;
 if (args.out !== '-') {
   const facts = hostFacts();
   const growth = (result.rss.lastThirdMedian - result.rss.firstThirdMedian) / MIB;
+  // Growth while V8 sizes its heap for the load is expected; a leak keeps growing: compare the second half alone.
+  const late = result.rss.samples.slice(Math.floor(result.rss.samples.length / 2)).map((s) => s.rss);
+  const secondHalf = { min: Math.min(...late), max: Math.max(...late) };
   const body = [
     `Command: \`npm run build && ${command}\`. Run ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
     '',
@@ -134,7 +137,9 @@ if (args.out !== '-') {
       'with two disruptions per cycle that backoff saturates, which the "longest wait" line shows.',
     '',
     summary,
-    `- RSS growth, last-third median − first-third median: ${growth >= 0 ? '+' : ''}${growth.toFixed(1)} MiB`,
+    `- RSS growth, last-third median − first-third median: ${growth >= 0 ? '+' : ''}${growth.toFixed(1)} MiB; ` +
+      `in the second half of the run RSS stayed within ${(secondHalf.min / MIB).toFixed(1)}–` +
+      `${(secondHalf.max / MIB).toFixed(1)} MiB (${((secondHalf.max - secondHalf.min) / MIB).toFixed(1)} MiB apart)`,
     '',
     'Memory of the server process, median per tenth of the run:',
     '',
