@@ -139,9 +139,14 @@ function clip(warning: string): string {
 
 type Json = Record<string, unknown>;
 
-/** Writes the target into a clone of the raw pod, touching only dnsPolicy, dnsConfig and our annotation. */
+/**
+ * Writes the target into a copy of the raw pod, touching only dnsPolicy, dnsConfig and our annotation.
+ * Copy-on-write: only the objects on the path to a change are copied; everything else is shared with `raw`, so
+ * fast-json-patch's compare skips it (identical references) and a large pod costs no deep clone
+ * (bench/webhook.ts measured the clone + full diff at ~45 % of a review's CPU).
+ */
 function applyTo(raw: Json, after: PodDns, optionOrigins: number[], applied: string): Json {
-  const pod = structuredClone(raw);
+  const pod = { ...raw };
   child(child(pod, 'metadata'), 'annotations')[ANNOTATION_APPLIED] = applied;
   const spec = child(pod, 'spec');
   spec.dnsPolicy = after.dnsPolicy;
@@ -165,11 +170,13 @@ function applyTo(raw: Json, after: PodDns, optionOrigins: number[], applied: str
   return pod;
 }
 
-/** The object at `parent[key]`, created if absent (a pod may arrive without annotations or dnsConfig). */
+/**
+ * A shallow copy of the object at `parent[key]` (or a new one: a pod may arrive without annotations or dnsConfig),
+ * put in its place. `parent` must itself be a copy, never an object shared with the raw pod.
+ */
 function child(parent: Json, key: string): Json {
   const value = parent[key];
-  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Json;
-  const created: Json = {};
-  parent[key] = created;
-  return created;
+  const copy: Json = typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...(value as Json) } : {};
+  parent[key] = copy;
+  return copy;
 }
