@@ -69,7 +69,26 @@ export interface WebhookAppOptions {
   closeConnections?: (() => boolean) | undefined;
   bodyLimit?: number;
   lookupTimeoutMs?: number;
+  /** The server's cut-offs for slow clients; production defaults above. Tests shorten them. */
+  timeouts?: Partial<ServerTimeouts>;
 }
+
+export interface ServerTimeouts {
+  headersMs: number;
+  requestMs: number;
+  keepAliveMs: number;
+  handshakeMs: number;
+  /** How often Node checks headersMs/requestMs on open connections. */
+  connectionsCheckingIntervalMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: ServerTimeouts = {
+  headersMs: HEADERS_TIMEOUT_MS,
+  requestMs: REQUEST_TIMEOUT_MS,
+  keepAliveMs: KEEP_ALIVE_TIMEOUT_MS,
+  handshakeMs: TLS_HANDSHAKE_TIMEOUT_MS,
+  connectionsCheckingIntervalMs: 5_000,
+};
 
 /** TLS settings shared by the first context and every hot swap (setSecureContext replaces all of them). */
 export function tlsContextOptions(tls: TlsFiles): SecureContextOptions {
@@ -91,19 +110,23 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
   const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const lookupTimeoutMs = opts.lookupTimeoutMs ?? DEFAULT_LOOKUP_TIMEOUT_MS;
   const { metrics } = opts;
-  const nodeServerOptions = { headersTimeout: HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 5_000 };
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
+  const nodeServerOptions = {
+    headersTimeout: timeouts.headersMs,
+    connectionsCheckingInterval: timeouts.connectionsCheckingIntervalMs,
+  };
   const common = {
     loggerInstance: opts.logger,
     // One line per review is logged by the handler; Fastify's two lines per request would only repeat it.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit,
-    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    keepAliveTimeout: timeouts.keepAliveMs,
     // Fastify answers 503 to a request that arrives on an open connection once close() has begun; that would be a
     // failed call for the apiserver. Answer it instead (with `Connection: close`, see closeConnections).
     return503OnClosing: false,
-    requestTimeout: REQUEST_TIMEOUT_MS,
+    requestTimeout: timeouts.requestMs,
     // Socket inactivity; above the keep-alive timeout so it never cuts an idle keep-alive connection first.
-    connectionTimeout: KEEP_ALIVE_TIMEOUT_MS + 5_000,
+    connectionTimeout: timeouts.keepAliveMs + 5_000,
   };
   const tls: SecureContextOptions | undefined =
     opts.https === NO_CERTIFICATE_YET
@@ -114,7 +137,7 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
   const app = (tls
     ? Fastify({
         ...common,
-        https: { ...tls, ...nodeServerOptions, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
+        https: { ...tls, ...nodeServerOptions, handshakeTimeout: timeouts.handshakeMs },
       })
     : Fastify({ ...common, http: nodeServerOptions })) as unknown as FastifyInstance;
 

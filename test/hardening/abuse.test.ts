@@ -5,9 +5,8 @@
  * client. Outcomes are asserted (closed, status line, answered); waits are only bounds.
  *
  * The cut-offs are Node's (headersTimeout, requestTimeout, checked every connectionsCheckingInterval), configured by
- * buildWebhookApp with production values of 10 s and 30 s. buildWebhookApp has no option to shorten them, so the
- * tests that need a cut-off within seconds set the same properties on the app's server before it listens (read by
- * Node when it starts listening and at every check), after asserting that the app was built with the production values.
+ * buildWebhookApp with production values of 10 s and 30 s; the tests that need a cut-off within seconds build a second
+ * app with the `timeouts` option shortened, after asserting that the default app carries the production values.
  */
 import type { Server } from 'node:http';
 import https from 'node:https';
@@ -42,13 +41,14 @@ let production: FastifyInstance;
 /** The same, with SHORT timeouts. */
 let short: FastifyInstance;
 
-function build(): FastifyInstance {
+function build(timeouts?: Parameters<typeof buildWebhookApp>[0]['timeouts']): FastifyInstance {
   return buildWebhookApp({
     logger: captureLogger().logger,
     getConfig: () => deps.config,
     namespaces: deps.namespaces,
     metrics: deps.metrics,
     https: serving,
+    ...(timeouts ? { timeouts } : {}),
   });
 }
 
@@ -66,11 +66,11 @@ beforeAll(async () => {
   serving = await makeServingCert(authority, { hosts: [SERVICE_NAME] });
   deps = await exampleDeps();
   production = build();
-  short = build();
-  const server = short.server as Server & { connectionsCheckingInterval: number };
-  server.headersTimeout = SHORT.headersMs;
-  server.requestTimeout = SHORT.requestMs;
-  server.connectionsCheckingInterval = SHORT.checkEveryMs;
+  short = build({
+    headersMs: SHORT.headersMs,
+    requestMs: SHORT.requestMs,
+    connectionsCheckingIntervalMs: SHORT.checkEveryMs,
+  });
   await listen(production);
   await listen(short);
 });
