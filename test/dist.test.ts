@@ -3,14 +3,14 @@
  * type stripping in vitest hides: ESM import traps in dist/ (CommonJS packages' named exports), the banner, signals
  * and exit codes.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jsonpatch from 'fast-json-patch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEV_HOSTS, makeCa, makeServingCert } from '../scripts/pki.ts';
+import { DEV_HOSTS } from '../scripts/pki.ts';
+import { isolatedEnv, loopbackPorts, MAIN, type NodeRun, spawnNode, waitFor, waitForLog } from './support/process.ts';
 import {
   decodePatch,
   EXAMPLE_CONFIG,
@@ -19,96 +19,36 @@ import {
   exampleReview,
   httpsPost,
   type Json,
-  ROOT,
   requestOf,
   responseOf,
+  type ServingFiles,
+  writeServingFiles,
 } from './support/webhook.ts';
 
-const MAIN = join(ROOT, 'dist', 'main.js');
-const WAIT_MS = 15_000;
-
 let dir: string;
-let caCert: string;
-const children: ChildProcess[] = [];
+let tls: ServingFiles;
+const runs: NodeRun[] = [];
 
 /**
- * The environment without any dns-tuner setting or cluster access of the person running the tests (HOME points at
- * the test's directory, so no ~/.kube/config is found).
+ * `node dist/main.js args`, without any dns-tuner setting or cluster access of the person running the tests (HOME
+ * points at the test's directory, so no ~/.kube/config is found).
  */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: dir };
-  for (const key of Object.keys(env)) {
-    if (key.startsWith('DNS_TUNER_') || key === 'KUBECONFIG' || key.startsWith('KUBERNETES_SERVICE_')) delete env[key];
-  }
-  return env;
-}
-
-interface Run {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function start(args: string[]): Run {
-  // process.execPath is the Node 24 that runs vitest (npm scripts put node_modules/.bin/node first on PATH).
-  const child = spawn(process.execPath, [MAIN, ...args], {
-    cwd: ROOT,
-    env: cleanEnv(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  child.stderr?.on('data', (c: Buffer) => {
-    err += c.toString();
-  });
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return { child, stdout: () => out, stderr: () => err, exit };
-}
-
-function logLines(run: Run): Json[] {
-  return run
-    .stdout()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Json);
-}
-
-async function waitFor<T>(what: string, run: Run, probe: () => T | undefined): Promise<T> {
-  const deadline = Date.now() + WAIT_MS;
-  let exited = false;
-  void run.exit.then(() => {
-    exited = true;
-  });
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (exited || Date.now() > deadline) {
-      throw new Error(`${what} did not happen; stdout:\n${run.stdout()}\nstderr:\n${run.stderr()}`);
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
+function start(args: string[]): NodeRun {
+  const run = spawnNode(MAIN, args, { env: isolatedEnv({ HOME: dir }) });
+  runs.push(run);
+  return run;
 }
 
 beforeAll(async () => {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` (npm test does it in pretest)`);
   dir = await mkdtemp(join(tmpdir(), 'dns-tuner-dist-'));
-  const ca = await makeCa();
-  const serving = await makeServingCert(ca, { hosts: DEV_HOSTS });
-  caCert = ca.cert;
-  await writeFile(join(dir, 'ca.crt'), ca.cert);
-  await writeFile(join(dir, 'tls.crt'), serving.cert);
-  await writeFile(join(dir, 'tls.key'), serving.key, { mode: 0o600 });
+  tls = await writeServingFiles(dir, DEV_HOSTS);
+  // Beside the certificate, where the banner's curl looks for it.
+  await writeFile(join(dir, 'ca.crt'), tls.ca.cert);
 });
 
 afterAll(async () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await Promise.all(runs.map((run) => run.stop()));
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -119,35 +59,23 @@ describe('node dist/main.js', () => {
       EXAMPLE_CONFIG,
       '--namespaces',
       EXAMPLE_NAMESPACES,
-      '--tls-cert',
-      join(dir, 'tls.crt'),
-      '--tls-key',
-      join(dir, 'tls.key'),
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--ops-port',
-      '0',
-      '--drain-delay',
-      '0',
+      ...tls.flags,
+      ...loopbackPorts(),
     ]);
-    const listening = await waitFor('the "listening" log line', run, () =>
-      logLines(run).find((l) => l.msg === 'listening'),
-    );
+    const listening = await waitForLog(run, 'listening');
     const port = listening.port as number;
     const opsPort = listening.opsPort as number;
     expect(port).toBeGreaterThan(0);
 
     // The banner's curl names the real port, the CA beside the certificate and the example file.
-    await waitFor('the curl line', run, () => (run.stderr().includes('curl ') ? true : undefined));
+    await waitFor(run, 'the curl line', () => (run.stderr().includes('curl ') ? true : undefined));
     expect(run.stderr()).toContain(
       `curl --cacert ${join(dir, 'ca.crt')} -H 'Content-Type: application/json' --data @examples/admission-review.json https://127.0.0.1:${port}/mutate`,
     );
     expect(existsSync(EXAMPLE_REVIEW)).toBe(true);
 
     const review = exampleReview();
-    const res = await httpsPost(port, '/mutate', JSON.stringify(review), { ca: caCert, servername: 'localhost' });
+    const res = await httpsPost(port, '/mutate', JSON.stringify(review), { ca: tls.ca.cert, servername: 'localhost' });
     expect(res.status).toBe(200);
     const pod = jsonpatch.applyPatch(structuredClone(requestOf(review).object), decodePatch(responseOf(res.body)))
       .newDocument as { spec: Json & { dnsConfig: Json } };
@@ -161,7 +89,7 @@ describe('node dist/main.js', () => {
 
     run.child.kill('SIGTERM');
     expect(await run.exit).toEqual({ code: 0, signal: null });
-    expect(logLines(run).map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'stopped']));
+    expect(run.logLines().map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'stopped']));
   });
 
   it('exits 2 naming a bad flag', async () => {
@@ -171,14 +99,7 @@ describe('node dist/main.js', () => {
   });
 
   it('exits 1 with one clear line when there is neither --namespaces nor a cluster configuration', async () => {
-    const run = start([
-      '--config',
-      EXAMPLE_CONFIG,
-      '--tls-cert',
-      join(dir, 'tls.crt'),
-      '--tls-key',
-      join(dir, 'tls.key'),
-    ]);
+    const run = start(['--config', EXAMPLE_CONFIG, ...tls.flags]);
     expect(await run.exit).toEqual({ code: 1, signal: null });
     expect(run.stderr()).toMatch(
       /^dns-tuner: cluster namespace source: no Kubernetes client configuration: pass --kubeconfig, set KUBECONFIG, or run in a cluster.*--namespaces FILE.*\n$/,
@@ -195,19 +116,10 @@ describe('node dist/main.js', () => {
       '--tls-cert',
       missing,
       '--tls-key',
-      join(dir, 'tls.key'),
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--ops-port',
-      '0',
-      '--drain-delay',
-      '0',
+      tls.key,
+      ...loopbackPorts(),
     ]);
-    const listening = await waitFor('the "listening" log line', run, () =>
-      logLines(run).find((l) => l.msg === 'listening'),
-    );
+    const listening = await waitForLog(run, 'listening');
     expect(run.stderr()).toContain(`dns-tuner: TLS certificate ${missing} (--tls-cert): not found`);
     expect(run.stderr()).toContain('scripts/dev-certs.ts');
     const ready = await fetch(`http://127.0.0.1:${listening.opsPort as number}/readyz`);

@@ -3,27 +3,24 @@
  * dist/cli/dns-tuner.js, offline with the example files, from stdin, as JSON, with bad input, and with --server
  * against a real HTTPS webhook started here (whose answers must match the offline ones exactly).
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { makeCa, makeServingCert } from '../../scripts/pki.ts';
-import { buildWebhookApp } from '../../src/http/webhook-app.ts';
+import { makeCa } from '../../scripts/pki.ts';
 import type { DryRunReport } from '../../src/report/report.ts';
+import { isolatedEnv, spawnNode } from '../support/process.ts';
 import {
-  captureLogger,
   EXAMPLE_CONFIG,
   EXAMPLE_NAMESPACES,
-  exampleDeps,
+  type HttpsWebhook,
   httpsPost,
   type Json,
   ROOT,
   responseOf,
+  startHttpsWebhook,
 } from '../support/webhook.ts';
 import { controllerPod, reviewOf, workload } from '../support/workloads.ts';
 
@@ -32,11 +29,10 @@ const BUILT = join(ROOT, 'dist', 'cli', 'dns-tuner.js');
 const RUN_TIMEOUT_MS = 20_000;
 
 let dir: string;
-let app: FastifyInstance;
+let web: HttpsWebhook;
 let server: string;
 let caFile: string;
 let otherCaFile: string;
-let caCert: string;
 let deployFile: string;
 const OFFLINE = ['--config', EXAMPLE_CONFIG, '--namespaces', EXAMPLE_NAMESPACES];
 
@@ -47,31 +43,14 @@ interface Run {
 }
 
 /** Runs the CLI to completion (killed after RUN_TIMEOUT_MS), optionally feeding stdin. */
-function cli(args: string[], opts: { stdin?: string; entry?: string } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env };
-    for (const key of Object.keys(env)) if (key.startsWith('DNS_TUNER_') || key === 'KUBECONFIG') delete env[key];
-    const child = spawn(process.execPath, [opts.entry ?? SOURCE, ...args], {
-      cwd: ROOT,
-      env,
-      stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr?.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    if (opts.stdin !== undefined) child.stdin?.end(opts.stdin);
+async function cli(args: string[], opts: { stdin?: string; entry?: string } = {}): Promise<Run> {
+  const run = spawnNode(opts.entry ?? SOURCE, args, {
+    env: isolatedEnv(),
+    stdin: opts.stdin,
+    killAfterMs: RUN_TIMEOUT_MS,
   });
+  const { code } = await run.exit;
+  return { code, stdout: run.stdout(), stderr: run.stderr() };
 }
 
 /** What `kubectl get deploy checkout -o yaml` prints: defaulted fields, status, managed fields. */
@@ -90,34 +69,22 @@ function kubectlDeployment(): Json {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dns-tuner-explain-'));
-  const ca = await makeCa({ commonName: 'explain-test CA' });
+  web = await startHttpsWebhook({ caName: 'explain-test CA', hosts: ['localhost', '127.0.0.1'] });
+  server = `https://127.0.0.1:${web.port}`;
   const other = await makeCa({ commonName: 'some other CA' });
-  caCert = ca.cert;
-  const serving = await makeServingCert(ca, { hosts: ['localhost', '127.0.0.1'] });
   caFile = join(dir, 'ca.crt');
   otherCaFile = join(dir, 'other.crt');
-  await writeFile(caFile, ca.cert);
+  await writeFile(caFile, web.ca.cert);
   await writeFile(otherCaFile, other.cert);
   deployFile = join(dir, 'deploy.yaml');
   // A typical manifest file: the Service beside its Deployment.
   const service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'checkout', namespace: 'shop' } };
   const deploy = workload('Deployment', 'checkout', 'shop', { labels: { app: 'checkout' } });
   await writeFile(deployFile, `${stringify(service)}---\n${stringify(deploy)}`);
-
-  const deps = await exampleDeps();
-  app = buildWebhookApp({
-    logger: captureLogger().logger,
-    getConfig: () => deps.config,
-    namespaces: deps.namespaces,
-    metrics: deps.metrics,
-    https: serving,
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  server = `https://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 });
 
 afterAll(async () => {
-  await app?.close();
+  await web?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -172,8 +139,8 @@ describe('dns-tuner explain, offline', () => {
     const report = JSON.parse(run.stdout) as DryRunReport;
     expect(report).toMatchObject({ kind: 'DryRunReport', decision: 'mutate', policy: 'default' });
     const review = reviewOf(report.pod as Json, 'shop');
-    const res = await httpsPost(Number(new URL(server).port), '/mutate', JSON.stringify(review), {
-      ca: caCert,
+    const res = await httpsPost(web.port, '/mutate', JSON.stringify(review), {
+      ca: web.ca.cert,
       servername: 'localhost',
     });
     expect(report.patch.base64).toBe(responseOf(res.body).patch);

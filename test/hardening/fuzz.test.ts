@@ -9,14 +9,9 @@
  * keep-alive to the same listening app. To fuzz another endpoint, add one line to ENDPOINTS.
  */
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import fc from 'fast-check';
-import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { makeCa, makeServingCert } from '../../scripts/pki.ts';
-import { buildWebhookApp, DEFAULT_BODY_LIMIT, MUTATE_PATH } from '../../src/http/webhook-app.ts';
+import { DEFAULT_BODY_LIMIT, MUTATE_PATH } from '../../src/http/webhook-app.ts';
 import {
   type Answer,
   checkMutateAnswer,
@@ -37,7 +32,7 @@ import {
   unicodeFields,
   wrongTypeCases,
 } from '../support/hardening.ts';
-import { type Deps, exampleDeps, exampleReview, httpsPost, responseOf } from '../support/webhook.ts';
+import { exampleReview, type HttpsWebhook, httpsPost, responseOf, startHttpsWebhook } from '../support/webhook.ts';
 
 /** The endpoints under fuzz and what each must answer. */
 const ENDPOINTS: FuzzEndpoint[] = [{ path: MUTATE_PATH, check: checkMutateAnswer }];
@@ -61,35 +56,19 @@ const GENERATORS: Array<{ name: string; arbitrary: fc.Arbitrary<FuzzCase>; injec
   { name: 'prototype-poisoning keys at every level', arbitrary: prototypeKeys, inject: 300, socket: 20 },
 ];
 
-let deps: Deps;
-let app: FastifyInstance;
-let port: number;
-let ca: { cert: string };
+let web: HttpsWebhook;
 let agent: https.Agent;
 const prototypes = prototypeSnapshot();
 
 beforeAll(async () => {
-  const authority = await makeCa({ commonName: 'fuzz CA' });
-  ca = authority;
-  const serving = await makeServingCert(authority, { hosts: [SERVICE_NAME] });
-  deps = await exampleDeps();
   // Thousands of review lines are of no interest here; the answers are checked instead.
-  const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
-  app = buildWebhookApp({
-    logger: pino({ level: 'info' }, discard),
-    getConfig: () => deps.config,
-    namespaces: deps.namespaces,
-    metrics: deps.metrics,
-    https: serving,
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  port = (app.server.address() as AddressInfo).port;
+  web = await startHttpsWebhook({ caName: 'fuzz CA', hosts: [SERVICE_NAME], logs: 'discard' });
   agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
 });
 
 afterAll(async () => {
   agent?.destroy();
-  await app?.close();
+  await web?.close();
 });
 
 afterEach(() => {
@@ -102,12 +81,18 @@ function headersOf(c: FuzzCase): Record<string, string> {
 }
 
 async function inject(path: string, c: FuzzCase): Promise<Answer> {
-  const res = await app.inject({ method: 'POST', url: path, headers: headersOf(c), payload: c.body });
+  const res = await web.app.inject({ method: 'POST', url: path, headers: headersOf(c), payload: c.body });
   return { statusCode: res.statusCode, headers: res.headers, body: res.body };
 }
 
 async function overSocket(path: string, c: FuzzCase): Promise<Answer> {
-  const res = await httpsPost(port, path, c.body, { ca: ca.cert, servername: SERVICE_NAME, agent }, headersOf(c));
+  const res = await httpsPost(
+    web.port,
+    path,
+    c.body,
+    { ca: web.ca.cert, servername: SERVICE_NAME, agent },
+    headersOf(c),
+  );
   return { statusCode: res.status, headers: res.headers, body: res.body };
 }
 

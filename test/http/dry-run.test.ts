@@ -4,65 +4,42 @@
  * returns for the same pod in the same namespace — checked by sending the same pod to both.
  */
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import jsonpatch from 'fast-json-patch';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { type Ca, makeCa, makeServingCert, type Pem } from '../../scripts/pki.ts';
 import type { Config } from '../../src/core/types.ts';
-import { buildWebhookApp } from '../../src/http/webhook-app.ts';
 import type { NamespaceReport } from '../../src/report/namespace-report.ts';
 import type { CostRowReport, DryRunReport } from '../../src/report/report.ts';
 import {
-  captureLogger,
-  type Deps,
-  exampleDeps,
   exampleReview,
   type HttpsResult,
+  type HttpsWebhook,
   httpsPost,
   type Json,
-  type LogCapture,
   responseOf,
+  startHttpsWebhook,
 } from '../support/webhook.ts';
 import { controllerPod, reviewOf, type TemplateSpec, WORKLOAD_KINDS, workload } from '../support/workloads.ts';
 
 const SERVICE_NAME = 'dns-tuner.dns-tuner.svc';
 
-let ca: Ca;
-let serving: Pem;
-let deps: Deps;
-let logs: LogCapture;
-let app: FastifyInstance;
-let port: number;
+let web: HttpsWebhook;
 /** What getConfig returns: the example config, or a variant a test installs (and beforeEach restores). */
 let config: Config;
 
 beforeAll(async () => {
-  ca = await makeCa({ commonName: 'dry-run-test CA' });
-  serving = await makeServingCert(ca, { hosts: [SERVICE_NAME] });
-  deps = await exampleDeps();
-  logs = captureLogger();
-  app = buildWebhookApp({
-    logger: logs.logger,
-    getConfig: () => config,
-    namespaces: deps.namespaces,
-    metrics: deps.metrics,
-    https: serving,
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  port = (app.server.address() as AddressInfo).port;
+  web = await startHttpsWebhook({ caName: 'dry-run-test CA', hosts: [SERVICE_NAME], getConfig: () => config });
 });
 
 afterAll(async () => {
-  await app?.close();
+  await web?.close();
 });
 
 beforeEach(() => {
-  config = deps.config;
+  config = web.deps.config;
 });
 
-const tls = () => ({ ca: ca.cert, servername: SERVICE_NAME });
+const tls = () => ({ ca: web.ca.cert, servername: SERVICE_NAME });
 
 interface Send {
   query?: string;
@@ -75,7 +52,7 @@ function dryRun(body: unknown, opts: Send = {}): Promise<HttpsResult> {
   const text = typeof body === 'string' ? body : contentType.includes('yaml') ? stringify(body) : JSON.stringify(body);
   const headers: Record<string, string> = contentType === '' ? {} : { 'content-type': contentType };
   if (opts.accept) headers.accept = opts.accept;
-  return httpsPost(port, `/dry-run${opts.query ?? ''}`, text, tls(), headers);
+  return httpsPost(web.port, `/dry-run${opts.query ?? ''}`, text, tls(), headers);
 }
 
 async function report(body: unknown, opts: Send = {}): Promise<DryRunReport> {
@@ -88,7 +65,15 @@ async function report(body: unknown, opts: Send = {}): Promise<DryRunReport> {
 function get(path: string, accept?: string): Promise<HttpsResult> {
   return new Promise((resolve, reject) => {
     const req = https.request(
-      { host: '127.0.0.1', port, path, method: 'GET', ...tls(), agent: false, headers: accept ? { accept } : {} },
+      {
+        host: '127.0.0.1',
+        port: web.port,
+        path,
+        method: 'GET',
+        ...tls(),
+        agent: false,
+        headers: accept ? { accept } : {},
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -104,7 +89,7 @@ function get(path: string, accept?: string): Promise<HttpsResult> {
 }
 
 async function mutate(review: Json) {
-  const res = await httpsPost(port, '/mutate', JSON.stringify(review), tls());
+  const res = await httpsPost(web.port, '/mutate', JSON.stringify(review), tls());
   expect(res.status).toBe(200);
   return responseOf(res.body);
 }
@@ -178,7 +163,7 @@ describe('POST /dry-run: a Deployment in an opted-in namespace', () => {
 
   it('drops an external 2-dot name from 10 queries to 2 for glibc with ndots:2 and a node search domain', async () => {
     // The "10 → 2" of resolvers.md: 4 search domains (ec2.internal from the node) and ndots ≤ 2.
-    config = { ...deps.config, hostSearchDomains: ['ec2.internal'] };
+    config = { ...web.deps.config, hostSearchDomains: ['ec2.internal'] };
     const r = await report({
       namespace: { labels: { 'dns-tuner.io/policy': 'default' }, annotations: { 'dns-tuner.io/ndots': '2' } },
       object: workload('Deployment', 'checkout', 'shop'),
@@ -377,17 +362,17 @@ describe('POST /dry-run: inputs and options', () => {
   });
 
   it('logs one line per dry-run request and does not count it as a review', async () => {
-    const reviews = async () => (await deps.registry.getSingleMetricAsString('dns_tuner_reviews_total')).trim();
+    const reviews = async () => (await web.deps.registry.getSingleMetricAsString('dns_tuner_reviews_total')).trim();
     const before = await reviews();
-    const lines = logs.lines.length;
+    const lines = web.logs.lines.length;
     await report(workload('DaemonSet', 'agent', 'shop'));
     await dryRun('kind: Service\n', { contentType: 'application/yaml' });
     expect(await reviews()).toBe(before);
-    const added = logs.lines.slice(lines);
+    const added = web.logs.lines.slice(lines);
     expect(added.map((l) => l.msg)).toEqual(['dry-run', 'dry-run refused']);
     expect(added[0]).toMatchObject({ dryRun: 'pod', kind: 'DaemonSet', namespace: 'shop', decision: 'mutate' });
     expect(added[1]).toMatchObject({ dryRun: 'pod', code: 'DNS_TUNER_UNSUPPORTED_KIND' });
-    const counted = await deps.registry.getSingleMetricAsString('dns_tuner_dry_run_requests_total');
+    const counted = await web.deps.registry.getSingleMetricAsString('dns_tuner_dry_run_requests_total');
     expect(counted).toMatch(/dns_tuner_dry_run_requests_total\{route="pod",result="mutate"\} \d+/);
     expect(counted).toMatch(/dns_tuner_dry_run_requests_total\{route="pod",result="bad-input"\} \d+/);
   });
@@ -438,9 +423,9 @@ describe('GET /dry-run/namespaces/{name}', () => {
   });
 
   it('answers 404 with a coded error for a namespace the source does not know, logged once', async () => {
-    const lines = logs.lines.length;
+    const lines = web.logs.lines.length;
     const res = await get('/dry-run/namespaces/nowhere');
-    expect(logs.lines.slice(lines)).toEqual([
+    expect(web.logs.lines.slice(lines)).toEqual([
       expect.objectContaining({ msg: 'dry-run', namespace: 'nowhere', code: 'DNS_TUNER_NAMESPACE_NOT_FOUND' }),
     ]);
     expect(res.status).toBe(404);

@@ -3,59 +3,38 @@
  * client trusts only that CA and checks the name, as the apiserver does with the webhook's caBundle.
  */
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import jsonpatch from 'fast-json-patch';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Ca, makeCa, makeServingCert, type Pem } from '../../scripts/pki.ts';
-import { buildWebhookApp, setTlsContext } from '../../src/http/webhook-app.ts';
+import { makeCa, makeServingCert } from '../../scripts/pki.ts';
+import { setTlsContext } from '../../src/http/webhook-app.ts';
 import {
-  captureLogger,
-  type Deps,
   decodePatch,
-  exampleDeps,
   exampleReview,
+  type HttpsWebhook,
   httpsPost,
   type Json,
-  type LogCapture,
   requestOf,
   responseOf,
   reviewIn,
+  startHttpsWebhook,
 } from '../support/webhook.ts';
 
 const SERVICE_NAME = 'dns-tuner.dns-tuner.svc';
 
-let ca: Ca;
-let serving: Pem;
-let deps: Deps;
-let logs: LogCapture;
-let app: FastifyInstance;
-let port: number;
+let web: HttpsWebhook;
 
 beforeAll(async () => {
-  ca = await makeCa({ commonName: 'mutate-test CA' });
-  serving = await makeServingCert(ca, { hosts: [SERVICE_NAME, `${SERVICE_NAME}.cluster.local`] });
-  deps = await exampleDeps();
-  logs = captureLogger();
-  app = buildWebhookApp({
-    logger: logs.logger,
-    getConfig: () => deps.config,
-    namespaces: deps.namespaces,
-    metrics: deps.metrics,
-    https: serving,
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  port = (app.server.address() as AddressInfo).port;
+  web = await startHttpsWebhook({ caName: 'mutate-test CA', hosts: [SERVICE_NAME, `${SERVICE_NAME}.cluster.local`] });
 });
 
 afterAll(async () => {
-  await app?.close();
+  await web?.close();
 });
 
 const post = (
   review: Json,
-  tls: { ca: string; servername: string; agent?: https.Agent } = { ca: ca.cert, servername: SERVICE_NAME },
-) => httpsPost(port, '/mutate', JSON.stringify(review), tls);
+  tls: { ca: string; servername: string; agent?: https.Agent } = { ca: web.ca.cert, servername: SERVICE_NAME },
+) => httpsPost(web.port, '/mutate', JSON.stringify(review), tls);
 
 /** Applies the response's patch to a deep clone of the pod that was sent, as the apiserver does. */
 function patchedPod(review: Json, body: string): Json {
@@ -90,7 +69,7 @@ describe('POST /mutate over HTTPS', () => {
       r.request.uid = 'log-line-uid';
     });
     await post(review);
-    const lines = logs.lines.filter((l) => l.uid === 'log-line-uid');
+    const lines = web.logs.lines.filter((l) => l.uid === 'log-line-uid');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({
       namespace: 'shop',
@@ -132,7 +111,7 @@ describe('POST /mutate over HTTPS', () => {
   it('sends the 120 s keep-alive the apiserver needs (its idle connections live 90 s)', async () => {
     const agent = new https.Agent({ keepAlive: true });
     try {
-      const res = await post(exampleReview(), { ca: ca.cert, servername: SERVICE_NAME, agent });
+      const res = await post(exampleReview(), { ca: web.ca.cert, servername: SERVICE_NAME, agent });
       expect(res.headers.connection).toBe('keep-alive');
       expect(res.headers['keep-alive']).toBe('timeout=120');
     } finally {
@@ -148,7 +127,7 @@ describe('POST /mutate over HTTPS', () => {
   });
 
   it('is refused by a client that expects another name', async () => {
-    await expect(post(exampleReview(), { ca: ca.cert, servername: 'dns-tuner.other.svc' })).rejects.toMatchObject({
+    await expect(post(exampleReview(), { ca: web.ca.cert, servername: 'dns-tuner.other.svc' })).rejects.toMatchObject({
       code: 'ERR_TLS_CERT_ALTNAME_INVALID',
     });
   });
@@ -156,20 +135,20 @@ describe('POST /mutate over HTTPS', () => {
   it('serves a swapped certificate to new connections (setTlsContext, for certificate rotation)', async () => {
     const nextCa = await makeCa({ commonName: 'rotated CA' });
     const next = await makeServingCert(nextCa, { hosts: [SERVICE_NAME] });
-    setTlsContext(app, next);
+    setTlsContext(web.app, next);
     try {
       const res = await post(exampleReview(), { ca: nextCa.cert, servername: SERVICE_NAME });
       expect(responseOf(res.body).patchType).toBe('JSONPatch');
       await expect(post(exampleReview())).rejects.toMatchObject({ code: expect.stringMatching(/UNABLE_TO/) });
     } finally {
-      setTlsContext(app, serving);
+      setTlsContext(web.app, web.serving);
     }
     expect((await post(exampleReview())).status).toBe(200);
   });
 
   it('answers 413 with the coded error for a body over the limit, then keeps serving', async () => {
     const big = JSON.stringify({ ...exampleReview(), padding: 'x'.repeat(3 * 1024 * 1024) });
-    const res = await httpsPost(port, '/mutate', big, { ca: ca.cert, servername: SERVICE_NAME }).catch(
+    const res = await httpsPost(web.port, '/mutate', big, { ca: web.ca.cert, servername: SERVICE_NAME }).catch(
       (e: unknown) => e,
     );
     // The server may answer 413 and close before the whole body is sent; either way it must not accept it.

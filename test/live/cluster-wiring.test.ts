@@ -4,13 +4,12 @@
  * change, and the metrics an operator watches (cache size, relists, watch restarts, last event age) are exposed.
  * Also the built binary with `$KUBECONFIG` as a path list, which the flag parser reports as --kubeconfig's value.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Ca, makeCa, makeServingCert } from '../../scripts/pki.ts';
+import type { Ca } from '../../scripts/pki.ts';
 import { type FakeKubeApi, startFakeKubeApi } from '../support/fake-kube-api.ts';
 import {
   eventually,
@@ -22,9 +21,9 @@ import {
   scrape,
   startInProcess,
 } from '../support/live.ts';
-import { EXAMPLE_CONFIG, type Json, ROOT, responseOf } from '../support/webhook.ts';
+import { isolatedEnv, loopbackPorts, MAIN, spawnNode, waitForLog } from '../support/process.ts';
+import { EXAMPLE_CONFIG, responseOf, writeServingFiles } from '../support/webhook.ts';
 
-const MAIN = join(ROOT, 'dist', 'main.js');
 const POLICY = 'dns-tuner.io/policy';
 
 let dir: string;
@@ -34,11 +33,9 @@ const cleanups: Array<() => Promise<unknown> | unknown> = [];
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dns-tuner-cluster-wiring-'));
-  ca = await makeCa();
-  const serving = await makeServingCert(ca, { hosts: ['localhost'] });
-  await writeFile(join(dir, 'tls.crt'), serving.cert);
-  await writeFile(join(dir, 'tls.key'), serving.key);
-  tlsArgs = ['--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--config', EXAMPLE_CONFIG];
+  const tls = await writeServingFiles(dir);
+  ca = tls.ca;
+  tlsArgs = [...tls.flags, '--config', EXAMPLE_CONFIG];
 });
 
 afterEach(async () => {
@@ -138,45 +135,15 @@ describe('cluster namespace source wired into dns-tuner', () => {
         contexts: [{ name: 'other', context: { cluster: 'other', user: 'other' } }],
       }),
     );
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      HOME: dir,
-      KUBECONFIG: [fake.kubeconfigPath, other].join(delimiter),
-    };
-    for (const key of Object.keys(env))
-      if (key.startsWith('DNS_TUNER_') || key.startsWith('KUBERNETES_')) delete env[key];
-    const child: ChildProcess = spawn(
-      process.execPath,
-      [MAIN, ...tlsArgs, '--host', '127.0.0.1', '--port', '0', '--ops-port', '0', '--drain-delay', '0'],
-      { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    cleanups.push(async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
+    const run = spawnNode(MAIN, [...tlsArgs, ...loopbackPorts()], {
+      env: isolatedEnv({ HOME: dir, KUBECONFIG: [fake.kubeconfigPath, other].join(delimiter) }),
     });
-    let out = '';
-    let err = '';
-    child.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    child.stderr?.on('data', (c: Buffer) => {
-      err += c.toString();
-    });
-    const lines = () =>
-      out
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Json);
-    const listening = await eventually(() => {
-      const line = lines().find((l) => l.msg === 'listening');
-      if (!line) throw new Error(`not listening yet; stderr: ${err}`);
-      return line;
-    });
+    cleanups.push(() => run.stop());
+    const listening = await waitForLog(run, 'listening');
     await eventually(async () => expect((await readyz(listening.opsPort as number)).status).toBe(200));
     expect(await mutated(listening.port as number, 'shop')).toBe(true);
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    run.child.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
     expect(fake.counts.unauthorized).toBe(0);
   });
 });

@@ -3,11 +3,10 @@
  * updated like a mounted ConfigMap (`..data` symlink swapped to a new timestamped directory). Reviews must follow a
  * valid new config, ignore an invalid one (last good stays, failure counted and logged) and follow the next valid one.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeCa, makeServingCert } from '../../scripts/pki.ts';
 import {
   type AtomicVolume,
   atomicVolume,
@@ -19,7 +18,7 @@ import {
   scrape,
   startInProcess,
 } from '../support/live.ts';
-import { EXAMPLE_NAMESPACES } from '../support/webhook.ts';
+import { EXAMPLE_NAMESPACES, writeServingFiles } from '../support/webhook.ts';
 
 const config = (ndots: number) => `
 clusterDNS: 10.96.0.10
@@ -39,21 +38,15 @@ let running: InProcess;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dns-tuner-config-reload-'));
-  const authority = await makeCa();
-  const serving = await makeServingCert(authority, { hosts: ['localhost'] });
-  ca = authority.cert;
-  await writeFile(join(dir, 'tls.crt'), serving.cert);
-  await writeFile(join(dir, 'tls.key'), serving.key);
+  const tls = await writeServingFiles(dir);
+  ca = tls.ca.cert;
   volume = await atomicVolume(join(dir, 'config'), { 'config.yaml': config(3) });
   running = await startInProcess([
     '--config',
     volume.path('config.yaml'),
     '--namespaces',
     EXAMPLE_NAMESPACES,
-    '--tls-cert',
-    join(dir, 'tls.crt'),
-    '--tls-key',
-    join(dir, 'tls.key'),
+    ...tls.flags,
   ]);
 });
 

@@ -11,20 +11,25 @@
  * Namespaces come from the fake API server, so a review for a namespace the cache does not know costs a direct GET,
  * which the fake holds until the source's 1 s timeout: a review guaranteed to last across the moment of closing.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import https from 'node:https';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Ca, makeCa, makeServingCert } from '../../scripts/pki.ts';
 import { type FakeKubeApi, startFakeKubeApi } from '../support/fake-kube-api.ts';
 import { eventually, postReview, type ReviewResult, readyz } from '../support/live.ts';
-import { EXAMPLE_CONFIG, type Json, ROOT, requestOf, responseOf, reviewIn } from '../support/webhook.ts';
+import { isolatedEnv, loopbackPorts, MAIN, type NodeRun, spawnNode, waitForLog } from '../support/process.ts';
+import {
+  EXAMPLE_CONFIG,
+  requestOf,
+  responseOf,
+  reviewIn,
+  type ServingFiles,
+  writeServingFiles,
+} from '../support/webhook.ts';
 
-const MAIN = join(ROOT, 'dist', 'main.js');
 const DRAIN_SECONDS = 2;
 const WORKERS = 4;
 /** How long the clients keep sending after they saw /readyz fail: well inside the drain. */
@@ -33,23 +38,20 @@ const ENDPOINT_REMOVAL_MS = 500;
 const BEFORE_SIGTERM = 200;
 
 let dir: string;
-let ca: Ca;
+let tls: ServingFiles;
 let fake: FakeKubeApi;
-let child: ChildProcess | undefined;
+let child: NodeRun | undefined;
 
 beforeAll(async () => {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` (npm test does it in pretest)`);
   dir = await mkdtemp(join(tmpdir(), 'dns-tuner-shutdown-'));
-  ca = await makeCa();
-  const serving = await makeServingCert(ca, { hosts: ['localhost'] });
-  await writeFile(join(dir, 'tls.crt'), serving.cert);
-  await writeFile(join(dir, 'tls.key'), serving.key);
+  tls = await writeServingFiles(dir);
   fake = await startFakeKubeApi();
   fake.create('shop', { labels: { 'dns-tuner.io/policy': 'default' } });
 });
 
 afterAll(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await child?.stop();
   await fake?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -78,7 +80,7 @@ function failure(sent: Sent): string | undefined {
 async function send(port: number, namespace: string, agent: https.Agent | undefined): Promise<Sent> {
   const sentAt = Date.now();
   try {
-    const result = await postReview(port, namespace, { ca: ca.cert, agent });
+    const result = await postReview(port, namespace, { ca: tls.ca.cert, agent });
     return { sentAt, doneAt: Date.now(), namespace, result };
   } catch (error) {
     return { sentAt, doneAt: Date.now(), namespace, error: String(error) };
@@ -104,40 +106,17 @@ async function refusedAt(port: number, until: number): Promise<number | undefine
 
 describe('SIGTERM under load', () => {
   it('answers every review sent before it stopped accepting, finishes the one in flight, and exits 0', async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, HOME: dir };
-    for (const key of Object.keys(env)) if (key.startsWith('DNS_TUNER_') || key.startsWith('KUBE')) delete env[key];
-    const proc = spawn(
-      process.execPath,
+    const proc = spawnNode(
+      MAIN,
       [
-        MAIN,
         ...['--kubeconfig', fake.kubeconfigPath, '--config', EXAMPLE_CONFIG],
-        ...['--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key')],
-        ...['--host', '127.0.0.1', '--port', '0', '--ops-port', '0', '--drain-delay', String(DRAIN_SECONDS)],
+        ...tls.flags,
+        ...loopbackPorts(DRAIN_SECONDS),
       ],
-      { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+      { env: isolatedEnv({ HOME: dir }) },
     );
     child = proc;
-    let out = '';
-    let err = '';
-    proc.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    proc.stderr.on('data', (c: Buffer) => {
-      err += c.toString();
-    });
-    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      proc.on('exit', (code, signal) => resolve({ code, signal })),
-    );
-    const lines = () =>
-      out
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Json);
-    const listening = await eventually(() => {
-      const line = lines().find((l) => l.msg === 'listening');
-      if (!line) throw new Error(`not listening yet; stderr: ${err}`);
-      return line;
-    });
+    const listening = await waitForLog(proc, 'listening');
     const port = listening.port as number;
     const opsPort = listening.opsPort as number;
     await eventually(async () => expect((await readyz(opsPort)).status).toBe(200));
@@ -153,7 +132,7 @@ describe('SIGTERM under load', () => {
     while (sent.length < BEFORE_SIGTERM && Date.now() < loadDeadline) await new Promise((r) => setTimeout(r, 10));
 
     const sigtermAt = Date.now();
-    proc.kill('SIGTERM');
+    proc.child.kill('SIGTERM');
     // The clients watch /readyz, as the endpoints controller does, and stop a little after it fails.
     let notReadyAt: number | undefined;
     while (notReadyAt === undefined && Date.now() < sigtermAt + 5_000) {
@@ -178,7 +157,7 @@ describe('SIGTERM under load', () => {
     expect(last.result?.headers.connection).toBe('close');
 
     const bounded = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 15_000).unref());
-    expect(await Promise.race([exit, bounded])).toEqual({ code: 0, signal: null });
+    expect(await Promise.race([proc.exit, bounded])).toEqual({ code: 0, signal: null });
     slowAgent.destroy();
 
     const failures = [...sent, last].map(failure).filter((f) => f !== undefined);
@@ -200,8 +179,8 @@ describe('SIGTERM under load', () => {
     expect(refused).toBeLessThan(last.doneAt);
     expect(last.sentAt).toBeLessThan(refused ?? 0);
     expect(responseOf(last.result?.body ?? '').warnings?.join(' ')).toMatch(/namespace/i);
-    const messages = lines().map((l) => l.msg);
+    const messages = proc.logLines().map((l) => l.msg);
     expect(messages).toEqual(expect.arrayContaining(['shutting down', 'drain over, closing', 'stopped']));
-    expect(lines().find((l) => l.msg === 'stopped')?.clean).toBe(true);
+    expect(proc.logLines().find((l) => l.msg === 'stopped')?.clean).toBe(true);
   });
 });

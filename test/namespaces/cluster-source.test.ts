@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -16,19 +15,8 @@ import {
   loadKubeConfig,
 } from '../../src/namespaces/cluster-source.ts';
 import { type FakeKubeApi, startFakeKubeApi } from '../support/fake-kube-api.ts';
-
-/** Polls until `check` passes (returns without throwing), or fails with its last error after `ms`. */
-async function eventually<T>(check: () => T | Promise<T>, ms = 5000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
-}
+import { eventually } from '../support/live.ts';
+import { spawnNode } from '../support/process.ts';
 
 function recorder() {
   const log = {
@@ -457,20 +445,10 @@ describe('cluster namespace source: readiness and lifecycle', () => {
     expect(source.stats().watchesOpen).toBe(0);
 
     const script = fileURLToPath(new URL('../support/cluster-source-child.ts', import.meta.url));
-    const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
-      child.on('exit', (c, s) => resolve([c, s])),
-    );
-    clearTimeout(killer);
+    const run = spawnNode(script, [], { killAfterMs: 15_000 });
+    const { code, signal } = await run.exit;
+    const stdout = run.stdout();
+    const stderr = run.stderr();
     expect({ code, signal, stderr: stderr.replace(/^\(node:\d+\) .*\n?/gm, '') }).toEqual({
       code: 0,
       signal: null,

@@ -1,15 +1,23 @@
 /**
  * Shared pieces for the HTTP tests: the example AdmissionReview, the example config and namespaces loaded the way
- * main.ts loads them, a logger whose lines the test can read, and an HTTPS client that trusts only the CA it is given.
+ * main.ts loads them, a logger whose lines the test can read, the webhook app listening over HTTPS with a certificate
+ * from a fresh test CA (or that certificate written as the files --tls-cert/--tls-key read), and an HTTPS client that
+ * trusts only the CA it is given.
  */
 import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Operation } from 'fast-json-patch';
+import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import { type Ca, makeCa, makeServingCert, type Pem } from '../../scripts/pki.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/core/types.ts';
+import { buildWebhookApp } from '../../src/http/webhook-app.ts';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.ts';
 import { createFileNamespaceSource } from '../../src/namespaces/file-source.ts';
 import type { NamespaceSource } from '../../src/namespaces/source.ts';
@@ -70,6 +78,77 @@ export async function exampleDeps(): Promise<Deps> {
   const registry = new Registry();
   const metrics = createMetrics(registry, { version: 'test', defaultMetrics: false });
   return { config, namespaces, registry, metrics };
+}
+
+export interface HttpsWebhookOptions {
+  /** The test CA's common name. */
+  caName: string;
+  /** The serving certificate's names; clients check one of them, as the apiserver checks the Service name. */
+  hosts: string[];
+  /** Called once per review; the example config (`deps.config`) unless given. */
+  getConfig?: () => Config;
+  /** `discard` for tests that send thousands of reviews and check the answers, not the log lines. */
+  logs?: 'capture' | 'discard';
+}
+
+export interface HttpsWebhook {
+  ca: Ca;
+  serving: Pem;
+  deps: Deps;
+  /** With `logs: 'discard'`, `lines` stays empty. */
+  logs: LogCapture;
+  app: FastifyInstance;
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The webhook app as main.ts builds it, with the example deps, listening on a loopback port over HTTPS with a serving
+ * certificate signed by a CA made for this test alone.
+ */
+export async function startHttpsWebhook(options: HttpsWebhookOptions): Promise<HttpsWebhook> {
+  const ca = await makeCa({ commonName: options.caName });
+  const serving = await makeServingCert(ca, { hosts: options.hosts });
+  const deps = await exampleDeps();
+  const logs: LogCapture =
+    options.logs === 'discard'
+      ? { logger: pino({ level: 'info' }, new Writable({ write: (_chunk, _encoding, done) => done() })), lines: [] }
+      : captureLogger();
+  const app = buildWebhookApp({
+    logger: logs.logger,
+    getConfig: options.getConfig ?? (() => deps.config),
+    namespaces: deps.namespaces,
+    metrics: deps.metrics,
+    https: serving,
+  });
+  try {
+    await app.listen({ host: '127.0.0.1', port: 0 });
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+  const port = (app.server.address() as AddressInfo).port;
+  return { ca, serving, deps, logs, app, port, close: () => app.close() };
+}
+
+export interface ServingFiles {
+  ca: Ca;
+  /** `dir/tls.crt` and `dir/tls.key`. */
+  cert: string;
+  key: string;
+  /** `--tls-cert <cert> --tls-key <key>`. */
+  flags: string[];
+}
+
+/** A fresh CA and a serving certificate for `hosts` signed by it, written where `--tls-cert`/`--tls-key` read them. */
+export async function writeServingFiles(dir: string, hosts: string[] = ['localhost']): Promise<ServingFiles> {
+  const ca = await makeCa();
+  const serving = await makeServingCert(ca, { hosts });
+  const cert = join(dir, 'tls.crt');
+  const key = join(dir, 'tls.key');
+  await writeFile(cert, serving.cert);
+  await writeFile(key, serving.key, { mode: 0o600 });
+  return { ca, cert, key, flags: ['--tls-cert', cert, '--tls-key', key] };
 }
 
 export interface HttpsResult {
