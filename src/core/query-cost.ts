@@ -9,6 +9,7 @@
  */
 import type { ResolvConf } from './resolv-conf.ts';
 import { FLAG_OPTIONS, formatOption, MUSL_OPTIONS, NUMERIC_OPTIONS, type ResolverOption } from './resolver-options.ts';
+import { MUSL_MAX_LINE } from './validation.ts';
 
 export type Resolver = 'glibc' | 'musl';
 export const RESOLVERS: readonly Resolver[] = ['glibc', 'musl'];
@@ -92,8 +93,6 @@ export interface ResolverSettings {
 }
 
 const MAXNS = 3;
-/** musl reads resolv.conf with fgets into a 256-byte buffer and skips any line that does not fit. */
-export const MUSL_MAX_LINE = 254;
 /** Longest name either resolver can put in a query (255 octets on the wire), and the longest label. */
 const MAX_NAME = 253;
 const MAX_LABEL = 63;

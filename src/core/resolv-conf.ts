@@ -6,6 +6,7 @@
  */
 import { formatOption, type ResolverOption } from './resolver-options.ts';
 import type { PodDns } from './types.ts';
+import { MAX_NAMESERVERS, MAX_SEARCH_CHARS, MAX_SEARCHES } from './validation.ts';
 
 /** kubelet's `podDNSType`. */
 export type PodDnsType = 'none' | 'cluster' | 'host';
@@ -38,10 +39,6 @@ export interface ResolvConfContext {
   hostOptions?: ResolverOption[] | undefined;
 }
 
-/** Kubernetes limits (pkg/apis/core/validation: MaxDNSNameservers, MaxDNSSearchPathsExpanded, …ListCharsExpanded). */
-export const MAX_NAMESERVERS = 3;
-export const MAX_SEARCH_PATHS = 32;
-export const MAX_SEARCH_LIST_CHARS = 2048;
 /** utilvalidation.DNS1123SubdomainMaxLength: longer search entries are dropped (glibc 2.28 aborted on them). */
 export const MAX_SEARCH_ENTRY_CHARS = 253;
 
@@ -82,12 +79,12 @@ export function mergeOptions(existing: readonly ResolverOption[], pod: readonly 
 /** `formDNSSearchFitsLimits`: first cut to 32 entries, then drop over-long entries, then cut to 2048 characters. */
 function fitSearches(searches: readonly string[]): { searches: string[]; exceeded: boolean } {
   let exceeded = false;
-  let result = searches.slice(0, MAX_SEARCH_PATHS);
-  if (searches.length > MAX_SEARCH_PATHS) exceeded = true;
+  let result = searches.slice(0, MAX_SEARCHES);
+  if (searches.length > MAX_SEARCHES) exceeded = true;
   const short = result.filter((s) => s.length <= MAX_SEARCH_ENTRY_CHARS);
   if (short.length !== result.length) exceeded = true;
   result = short;
-  while (result.join(' ').length > MAX_SEARCH_LIST_CHARS) {
+  while (result.join(' ').length > MAX_SEARCH_CHARS) {
     result = result.slice(0, -1);
     exceeded = true;
   }
