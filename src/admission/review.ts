@@ -8,11 +8,10 @@
  */
 import { z } from 'zod';
 import type { PatchOperation } from '../core/types.ts';
+import { truncateWarning } from '../core/warnings.ts';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 export const ADMISSION_KIND = 'AdmissionReview';
-/** Warnings longer than this may be cut by the apiserver; keep them short enough to reach the client whole. */
-export const MAX_WARNING_CHARS = 120;
 
 /** "missing" or the JSON of the value, short enough for an error message. */
 export function showValue(value: unknown): string {
@@ -146,9 +145,10 @@ export function buildReviewResponse(uid: string, options: ResponseOptions = {}):
   return { apiVersion: ADMISSION_API_VERSION, kind: ADMISSION_KIND, response };
 }
 
-/** Cuts by code point so a surrogate pair is never split. */
-export function truncateWarning(warning: string): string {
-  const chars = Array.from(warning);
-  if (chars.length <= MAX_WARNING_CHARS) return warning;
-  return `${chars.slice(0, MAX_WARNING_CHARS - 1).join('')}…`;
+/** The pod's name for logs and reports: its name, or `<generateName>*` for a pod a controller creates. */
+export function podName(object: Record<string, unknown> | undefined): string | undefined {
+  const metadata = object?.metadata as { name?: unknown; generateName?: unknown } | undefined;
+  if (typeof metadata?.name === 'string' && metadata.name !== '') return metadata.name;
+  if (typeof metadata?.generateName === 'string' && metadata.generateName !== '') return `${metadata.generateName}*`;
+  return undefined;
 }

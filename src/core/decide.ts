@@ -18,7 +18,8 @@ import {
   type PodView,
   type SkipReason,
 } from './types.ts';
-import { isDnsSubdomain, validatePodDns } from './validation.ts';
+import { isDnsLabel, validatePodDns } from './validation.ts';
+import { truncateWarning } from './warnings.ts';
 
 export interface DecideInput {
   config: Config;
@@ -34,8 +35,12 @@ export interface DecideInput {
   raw: Record<string, unknown>;
 }
 
-/** Warnings should stay within 120 characters to reach clients whole (admission/v1 AdmissionResponse.warnings). */
-export const MAX_WARNING = 120;
+/** The reason logged and counted for each non-skip action (skips carry their own `SkipReason`). */
+export const ACTION_REASON = {
+  mutate: 'policy-applied',
+  'dry-run': 'mode-dry-run',
+  unchanged: 'already-tuned',
+} as const;
 
 export function decide(input: DecideInput): Decision {
   const { config, namespace, namespaceInfo, pod } = input;
@@ -44,7 +49,7 @@ export function decide(input: DecideInput): Decision {
     reason,
     message,
     policy,
-    warnings: warnings.map(clip),
+    warnings: warnings.map(truncateWarning),
   });
 
   if (wantsSkip(pod.annotations)) return skip('pod-opt-out', 'the pod is annotated dns-tuner.io/skip=true');
@@ -56,7 +61,7 @@ export function decide(input: DecideInput): Decision {
       [`dns-tuner: namespace ${namespace} unavailable, pod admitted unchanged`],
     );
   }
-  if (namespaceInfo === undefined || !isDnsSubdomain(namespace)) {
+  if (namespaceInfo === undefined || !isDnsLabel(namespace)) {
     return skip('namespace-unknown', `namespace ${describeValue(namespace)} is not known to dns-tuner`);
   }
   const policyName = namespaceInfo.labels[LABEL_POLICY];
@@ -106,20 +111,20 @@ export function decide(input: DecideInput): Decision {
   const patch = jsonpatch.compare(input.raw, mutated) as PatchOperation[];
   const common = { policy: policyName, settings, before, after, patch, summary };
   if (patch.length === 0) {
-    return { ...common, action: 'unchanged', warnings: warnings.map(clip), auditAnnotations: {} };
+    return { ...common, action: 'unchanged', warnings: warnings.map(truncateWarning), auditAnnotations: {} };
   }
   if (settings.mode.value === 'dry-run') {
     return {
       ...common,
       action: 'dry-run',
-      warnings: [`dns-tuner dry-run: would set ${summary}`, ...warnings].map(clip),
+      warnings: [`dns-tuner dry-run: would set ${summary}`, ...warnings].map(truncateWarning),
       auditAnnotations: { policy: policyName, 'dry-run-would-set': summary },
     };
   }
   return {
     ...common,
     action: 'mutate',
-    warnings: warnings.map(clip),
+    warnings: warnings.map(truncateWarning),
     auditAnnotations: { policy: policyName, applied: summary },
   };
 }
@@ -131,10 +136,6 @@ export function summarize(dns: PodDns): string {
   if (cfg?.nameservers?.length) parts.push(`nameservers=${cfg.nameservers.join(',')}`);
   if (cfg?.options?.length) parts.push(`options=${cfg.options.map(formatOption).join(',')}`);
   return parts.join(' ');
-}
-
-function clip(warning: string): string {
-  return warning.length <= MAX_WARNING ? warning : `${warning.slice(0, MAX_WARNING - 1)}…`;
 }
 
 type Json = Record<string, unknown>;

@@ -6,22 +6,16 @@
  * (https://github.com/kubernetes/kubernetes/blob/master/pkg/kubelet/network/dns/dns.go, appendDNSConfig).
  * What the pod author already wrote in spec.dnsConfig is kept; ours is merged around it.
  */
+import { clusterSearches, KUBELET_NDOTS } from './resolv-conf.ts';
 import type { ResolverOption } from './resolver-options.ts';
 import type { Config, PodDns, PodDnsConfig, PodView, Settings } from './types.ts';
 import { MAX_NAMESERVERS, MAX_SEARCH_CHARS, MAX_SEARCHES, MUSL_MAX_LINE, searchLineLength } from './validation.ts';
-
-/** The resolver's own ndots default is 1; kubelet's cluster default is 5. `None` has no kubelet default. */
-export const KUBELET_NDOTS = 5;
 
 export interface Target {
   after: PodDns;
   /** For each option in `after.dnsConfig.options`: the index of the author's entry it keeps, or -1 if it is ours. */
   optionOrigins: number[];
   warnings: string[];
-}
-
-export function clusterSearches(namespace: string, clusterDomain: string): string[] {
-  return [`${namespace}.svc.${clusterDomain}`, `svc.${clusterDomain}`, clusterDomain];
 }
 
 export function buildTarget(config: Config, settings: Settings, namespace: string, pod: PodView): Target {
@@ -34,7 +28,7 @@ export function buildTarget(config: Config, settings: Settings, namespace: strin
   const ours: ResolverOption[] = [];
   if (ndots !== undefined) ours.push({ name: 'ndots', value: String(ndots) });
   for (const o of settings.options) if (o.source !== 'pod-spec') ours.push(o.value);
-  const { options, origins } = mergeOptions(own.options ?? [], ours);
+  const { options, origins } = appendMissingOptions(own.options ?? [], ours);
 
   const dnsConfig: PodDnsConfig = {};
   if (nodeLocal) {
@@ -55,7 +49,7 @@ export function buildTarget(config: Config, settings: Settings, namespace: strin
 }
 
 /** The author's options keep their place and value; ours that the author did not write are appended. */
-function mergeOptions(
+function appendMissingOptions(
   author: ResolverOption[],
   ours: ResolverOption[],
 ): { options: ResolverOption[]; origins: number[] } {

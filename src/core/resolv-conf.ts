@@ -42,8 +42,16 @@ export interface ResolvConfContext {
 /** utilvalidation.DNS1123SubdomainMaxLength: longer search entries are dropped (glibc 2.28 aborted on them). */
 export const MAX_SEARCH_ENTRY_CHARS = 253;
 
+/** kubelet's ndots for cluster-type pods (the resolver's own default is 1; `None` has no kubelet default). */
+export const KUBELET_NDOTS = 5;
+
 /** The options kubelet writes for cluster-type pods, replacing the node's. */
-const CLUSTER_OPTIONS: readonly ResolverOption[] = [{ name: 'ndots', value: '5' }];
+const CLUSTER_OPTIONS: readonly ResolverOption[] = [{ name: 'ndots', value: String(KUBELET_NDOTS) }];
+
+/** kubelet's cluster search domains for a pod in `namespace`, before the node's own. */
+export function clusterSearches(namespace: string, clusterDomain: string): string[] {
+  return [`${namespace}.svc.${clusterDomain}`, `svc.${clusterDomain}`, clusterDomain];
+}
 
 /** `getPodDNSType`: ClusterFirst on the host network behaves like Default; an unknown policy is treated as cluster. */
 export function podDnsType(dnsPolicy: string, hostNetwork = false): PodDnsType | undefined {
@@ -129,9 +137,7 @@ export function renderResolvConf(
     case 'cluster': {
       const domain = ctx.clusterDomain;
       const searches =
-        domain === ''
-          ? hostSearches
-          : omitDuplicates([`${ctx.namespace}.svc.${domain}`, `svc.${domain}`, domain, ...hostSearches]);
+        domain === '' ? hostSearches : omitDuplicates([...clusterSearches(ctx.namespace, domain), ...hostSearches]);
       conf = { nameservers: [...ctx.clusterDNS], searches, options: [...CLUSTER_OPTIONS] };
       break;
     }

@@ -14,12 +14,17 @@ export const MAX_SEARCH_CHARS = 2048;
 export const MUSL_MAX_LINE = 254;
 
 const DNS_POLICIES = new Set(['ClusterFirstWithHostNet', 'ClusterFirst', 'Default', 'None']);
-const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** RFC 1123 label, as IsDNS1123Label in k8s.io/apimachinery/pkg/util/validation (also a namespace name). */
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** RFC 1123 subdomain, as IsDNS1123Subdomain in k8s.io/apimachinery/pkg/util/validation. */
 export function isDnsSubdomain(value: string): boolean {
   if (value.length === 0 || value.length > 253) return false;
-  return value.split('.').every((label) => label.length <= 63 && LABEL.test(label));
+  return value.split('.').every(isDnsLabel);
+}
+
+export function isDnsLabel(value: string): boolean {
+  return value.length <= 63 && DNS_LABEL.test(value);
 }
 
 export function searchLineLength(searches: readonly string[]): number {

@@ -14,8 +14,9 @@ import {
   type AdmissionReviewResponse,
   buildReviewResponse,
   parseAdmissionReview,
+  podName,
 } from '../admission/review.ts';
-import { type DecideInput, decide } from '../core/decide.ts';
+import { ACTION_REASON, type DecideInput, decide } from '../core/decide.ts';
 import type { Config, Decision } from '../core/types.ts';
 import { parsePodView } from '../kube/pod.ts';
 import type { DecisionLabel, Metrics } from '../metrics/metrics.ts';
@@ -320,7 +321,7 @@ function fromDecision(uid: string, decision: Decision, config: Config): ReviewOu
         ...common,
         response: buildReviewResponse(uid, { patch: decision.patch, ...annotations }),
         decision: 'mutated',
-        reason: 'policy-applied',
+        reason: ACTION_REASON.mutate,
         patchOps: decision.patch.length,
       };
     case 'dry-run':
@@ -329,7 +330,7 @@ function fromDecision(uid: string, decision: Decision, config: Config): ReviewOu
         ...common,
         response: buildReviewResponse(uid, annotations),
         decision: 'dry-run',
-        reason: 'mode-dry-run',
+        reason: ACTION_REASON['dry-run'],
         patchOps: 0,
       };
     case 'unchanged':
@@ -337,7 +338,7 @@ function fromDecision(uid: string, decision: Decision, config: Config): ReviewOu
         ...common,
         response: buildReviewResponse(uid, annotations),
         decision: 'unchanged',
-        reason: 'already-tuned',
+        reason: ACTION_REASON.unchanged,
         patchOps: 0,
       };
   }
@@ -362,14 +363,6 @@ export async function lookupNamespace(
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** The pod's name, or its generateName (Deployment pods have no name yet on CREATE), for the log line. */
-function podName(object: Record<string, unknown> | undefined): string | undefined {
-  const metadata = object?.metadata as { name?: unknown; generateName?: unknown } | undefined;
-  if (typeof metadata?.name === 'string' && metadata.name !== '') return metadata.name;
-  if (typeof metadata?.generateName === 'string' && metadata.generateName !== '') return `${metadata.generateName}*`;
-  return undefined;
 }
 
 /** V8's message names the position ("… in JSON at position 12 (line 1 column 13)"). */

@@ -6,10 +6,12 @@
  * AdmissionReview (used as is, as /mutate would see it); and the "what if" wrapper
  * `{"namespace": {"labels": {…}, "annotations": {…}}, "object": <any of those>}`.
  */
+
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { type AdmissionRequest, isJsonObject, parseAdmissionReview, showValue } from '../admission/review.ts';
 import type { NamespaceInfo } from '../core/types.ts';
+import { isDnsLabel } from '../core/validation.ts';
 import { DnsTunerError } from '../http/errors.ts';
 import { parsePodView } from '../kube/pod.ts';
 import { toNamespaceInfo } from '../namespaces/source.ts';
@@ -331,12 +333,8 @@ function pickNamespace(own: string, given: string | undefined): Parsed<string> {
   return { ok: true, value: ns };
 }
 
-const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
 /** ValidateNamespaceName: an RFC 1123 label. */
-export function isNamespaceName(name: string): boolean {
-  return NAMESPACE_NAME.test(name);
-}
+export const isNamespaceName = isDnsLabel;
 
 /** The pod a controller creates from `template`: its labels, annotations, finalizers and spec; `<owner>-` name. */
 function podFromTemplate(

@@ -3,7 +3,7 @@
  * without annotations, so every value shown comes from the config, the namespace label or its annotations — with
  * where it came from. Pure.
  */
-import { type DecideInput, decide } from '../core/decide.ts';
+import { ACTION_REASON, type DecideInput, decide } from '../core/decide.ts';
 import type { Config, Mode, NamespaceInfo, PodDns, Settings } from '../core/types.ts';
 import { LABEL_POLICY } from '../core/types.ts';
 import type { NamespaceSection } from './report.ts';
@@ -72,12 +72,7 @@ export function buildNamespaceReport(config: Config, info: NamespaceInfo): Names
     ...common,
     mode: decision.settings.mode.value,
     decision: decision.action,
-    reason:
-      decision.action === 'dry-run'
-        ? 'mode-dry-run'
-        : decision.action === 'mutate'
-          ? 'policy-applied'
-          : 'already-tuned',
+    reason: ACTION_REASON[decision.action],
     message: `${decision.policy}: ${decision.summary}`,
     settings: decision.settings,
     podDns: decision.after,

@@ -5,7 +5,12 @@
  * and the warnings. Pure: the HTTP route (../http/dry-run.ts) and `dns-tuner explain` (../cli/explain.ts) both
  * build it here.
  */
-import { type AdmissionResponse, type AdmissionReviewResponse, buildReviewResponse } from '../admission/review.ts';
+import {
+  type AdmissionResponse,
+  type AdmissionReviewResponse,
+  buildReviewResponse,
+  podName,
+} from '../admission/review.ts';
 import type { DecideInput } from '../core/decide.ts';
 import {
   costTable,
@@ -240,7 +245,7 @@ export function buildDryRunReport(input: ReportInput): DryRunReport {
       apiVersion: target.apiVersion,
       name: target.name,
       namespace: target.namespace,
-      pod: podLabel(target.request.object),
+      pod: podName(target.request.object),
       defaulted: target.defaulted,
     },
     namespace,
@@ -432,11 +437,4 @@ function resolverWarningsFor(
     ...fallbackTimeoutWarning(after),
     ...muslFanOutWarning(after),
   ].map((message) => ({ source: 'resolver', message }));
-}
-
-function podLabel(object: Record<string, unknown> | undefined): string | undefined {
-  const metadata = object?.metadata as { name?: unknown; generateName?: unknown } | undefined;
-  if (typeof metadata?.name === 'string' && metadata.name !== '') return metadata.name;
-  if (typeof metadata?.generateName === 'string' && metadata.generateName !== '') return `${metadata.generateName}*`;
-  return undefined;
 }
