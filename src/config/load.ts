@@ -3,13 +3,12 @@
  * `examples/config.yaml:12:13: policies.default.ndots: Too big: expected number to be <=15, got 20`.
  * Without a file the built-in configuration applies (`parseConfig({})`: the `default` policy only).
  */
-import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import { showValue } from '../admission/review.ts';
 import type { Config } from '../core/types.ts';
-import { configSchema, parseConfig } from './schema.ts';
-
-export type ConfigTextParse = { ok: true; config: Config } | { ok: false; error: string };
+import { describeReadError, type FileContent, readSnapshot } from '../watch/files.ts';
+import { documentValue, locator } from '../yaml/locate.ts';
+import { type ConfigParse, configSchema, parseConfig } from './schema.ts';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -25,25 +24,18 @@ export function builtInConfig(): Config {
 }
 
 /** Validates the text of a config file; `fileName` labels the errors. */
-export function parseConfigText(text: string, fileName: string): ConfigTextParse {
+export function parseConfigText(text: string, fileName: string): ConfigParse {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const at = (offset: number | undefined) => {
-    if (offset === undefined) return fileName;
-    const { line, col } = lineCounter.linePos(offset);
-    return `${fileName}:${line}:${col}`;
-  };
-  const syntax = doc.errors[0];
-  if (syntax) return { ok: false, error: `${at(syntax.pos[0])}: YAML syntax error: ${syntax.message.split('\n')[0]}` };
+  const at = locator(fileName, lineCounter);
+  const read = documentValue(doc, at);
+  if (!read.ok) return read;
+  const { value } = read;
 
-  const value: unknown = doc.toJS();
-  const parsed = parseConfig(value);
-  if (parsed.ok) return parsed;
-
-  // Same schema again for the structured issues, so each one can point at its line and show the value found.
-  const detailed = configSchema.safeParse(value ?? {});
-  if (detailed.success) return { ok: false, error: `${fileName}: ${parsed.error}` };
-  const problems = detailed.error.issues.map((issue) => {
+  // The schema itself (not parseConfig), for the structured issues: each one points at its line and shows the value.
+  const parsed = configSchema.safeParse(value ?? {});
+  if (parsed.success) return { ok: true, config: parsed.data };
+  const problems = parsed.error.issues.map((issue) => {
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
     const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
     const offset = node?.range?.[0];
@@ -60,18 +52,23 @@ export function parseConfigText(text: string, fileName: string): ConfigTextParse
   return { ok: false, error: lines.join('\n') };
 }
 
+/**
+ * The config file as read by `readSnapshot` → the configuration, or why not: `config file PATH: not found`, or
+ * `invalid config PATH:line:col: field: message, got value` (one line per problem). The start-up load and every
+ * reload go through here.
+ */
+export function configFromFile(file: FileContent | undefined, path: string): ConfigParse {
+  if (!file?.data) return { ok: false, error: `config file ${path}: ${describeReadError(file?.error)}` };
+  const parsed = parseConfigText(file.data.toString('utf8'), path);
+  return parsed.ok ? parsed : { ok: false, error: `invalid config ${parsed.error}` };
+}
+
 /** Reads and validates `path`; no path → the built-in configuration. Throws ConfigError naming file, field, value. */
 export async function loadConfig(path: string | undefined): Promise<Config> {
   if (path === undefined) return builtInConfig();
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new ConfigError(`config file ${path}: ${code === 'ENOENT' ? 'not found' : String(error)}`);
-  }
-  const parsed = parseConfigText(text, path);
-  if (!parsed.ok) throw new ConfigError(`invalid config ${parsed.error}`);
+  const [file] = await readSnapshot([path]);
+  const parsed = configFromFile(file, path);
+  if (!parsed.ok) throw new ConfigError(parsed.error);
   return parsed.config;
 }
 

@@ -4,8 +4,8 @@
  * the webhook does — it shows up in the log and in `dns_tuner_config_reloads_total{result="failed"}` instead.
  */
 import type { Config } from '../core/types.ts';
-import { readSnapshot, type Snapshot, watchFiles } from '../watch/files.ts';
-import { builtInConfig, ConfigError, parseConfigText } from './load.ts';
+import { readSnapshot, watchFiles } from '../watch/files.ts';
+import { builtInConfig, ConfigError, configFromFile } from './load.ts';
 
 export interface ConfigReload {
   result: 'ok' | 'failed';
@@ -26,7 +26,6 @@ export interface ConfigWatchOptions {
   /** Called after each reload attempt (never for the initial load). Must not throw. */
   onReload?: ((reload: ConfigReload) => void) | undefined;
   pollIntervalMs?: number | undefined;
-  debounceMs?: number | undefined;
 }
 
 /** The built-in configuration (no --config): nothing to watch. */
@@ -40,7 +39,7 @@ export function staticConfig(config: Config = builtInConfig()): ConfigWatcher {
  */
 export async function watchConfig(path: string, opts: ConfigWatchOptions = {}): Promise<ConfigWatcher> {
   const baseline = await readSnapshot([path]);
-  const first = parse(baseline, path);
+  const first = configFromFile(baseline[0], path);
   if (!first.ok) throw new ConfigError(first.error);
   let config = first.config;
 
@@ -48,22 +47,11 @@ export async function watchConfig(path: string, opts: ConfigWatchOptions = {}): 
     paths: [path],
     baseline,
     pollIntervalMs: opts.pollIntervalMs,
-    debounceMs: opts.debounceMs,
     onChange(snapshot) {
-      const next = parse(snapshot, path);
+      const next = configFromFile(snapshot[0], path);
       if (next.ok) config = next.config;
       opts.onReload?.(next.ok ? { result: 'ok', path, config } : { result: 'failed', path, config, error: next.error });
     },
   });
   return { current: () => config, close: () => watch.close() };
-}
-
-function parse(snapshot: Snapshot, path: string): { ok: true; config: Config } | { ok: false; error: string } {
-  const file = snapshot[0];
-  if (!file?.data) {
-    const why = file?.error === 'ENOENT' ? 'not found' : (file?.error ?? 'unreadable');
-    return { ok: false, error: `config file ${path}: ${why}` };
-  }
-  const parsed = parseConfigText(file.data.toString('utf8'), path);
-  return parsed.ok ? parsed : { ok: false, error: `invalid config ${parsed.error}` };
 }

@@ -3,11 +3,12 @@
  * cluster). Accepts what `kubectl get ns -o yaml` prints (a `List`/`NamespaceList` with `items`), a multi-document
  * stream of Namespaces (`---` separated), or a plain YAML sequence of them.
  */
-import { readFile } from 'node:fs/promises';
 import { isMap, isNode, isSeq, LineCounter, parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { showValue } from '../admission/review.ts';
 import type { NamespaceInfo } from '../core/types.ts';
+import { describeReadError, readSnapshot } from '../watch/files.ts';
+import { documentValue, locator } from '../yaml/locate.ts';
 import { type NamespaceLookup, type NamespaceSource, type NamespaceSourceStatus, toNamespaceInfo } from './source.ts';
 
 /** RFC 1123 label, as the apiserver requires of namespace names (ValidateNamespaceName). */
@@ -46,18 +47,13 @@ export function parseNamespaceFile(text: string, fileName: string): NamespaceFil
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false });
   if (!Array.isArray(docs)) return { ok: false, error: `${fileName}: not a YAML document stream` };
-  const at = (offset: number | undefined) => {
-    if (offset === undefined) return fileName;
-    const { line, col } = lineCounter.linePos(offset);
-    return `${fileName}:${line}:${col}`;
-  };
+  const at = locator(fileName, lineCounter);
   // Each item with the offset of its node, for error positions.
   const items: Array<{ value: unknown; offset: number | undefined }> = [];
   for (const doc of docs) {
-    const syntax = doc.errors[0];
-    if (syntax)
-      return { ok: false, error: `${at(syntax.pos[0])}: YAML syntax error: ${syntax.message.split('\n')[0]}` };
-    const value: unknown = doc.toJS();
+    const read = documentValue(doc, at);
+    if (!read.ok) return read;
+    const { value } = read;
     if (value === null || value === undefined) continue; // empty document (a trailing `---`)
     const contents = doc.contents;
     if (isSeq(contents)) {
@@ -99,14 +95,7 @@ export function parseNamespaceFile(text: string, fileName: string): NamespaceFil
     if (namespaces.has(metadata.name)) {
       return { ok: false, error: `${at(item.offset)}: ${label}: namespace "${metadata.name}" is listed twice` };
     }
-    namespaces.set(
-      metadata.name,
-      toNamespaceInfo({
-        name: metadata.name,
-        labels: metadata.labels ?? undefined,
-        annotations: metadata.annotations ?? undefined,
-      }),
-    );
+    namespaces.set(metadata.name, toNamespaceInfo(metadata));
   }
   return { ok: true, namespaces };
 }
@@ -131,14 +120,9 @@ export function createFileNamespaceSource(path: string): NamespaceSource {
   let namespaces: Map<string, NamespaceInfo> | undefined;
   return {
     async start() {
-      let text: string;
-      try {
-        text = await readFile(path, 'utf8');
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        throw new NamespaceFileError(`namespace file ${path}: ${code === 'ENOENT' ? 'not found' : String(error)}`);
-      }
-      const parsed = parseNamespaceFile(text, path);
+      const [file] = await readSnapshot([path]);
+      if (!file?.data) throw new NamespaceFileError(`namespace file ${path}: ${describeReadError(file?.error)}`);
+      const parsed = parseNamespaceFile(file.data.toString('utf8'), path);
       if (!parsed.ok) throw new NamespaceFileError(`namespace file ${parsed.error}`);
       namespaces = parsed.namespaces;
     },

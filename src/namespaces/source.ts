@@ -28,11 +28,11 @@ export interface NamespaceSource {
   stop(): Promise<void>;
 }
 
-/** Keeps only what the engine reads: the `dns-tuner.io/*` labels and annotations. */
+/** Keeps only what the engine reads: the `dns-tuner.io/*` labels and annotations (a null map counts as empty). */
 export function toNamespaceInfo(metadata: {
   name?: string | undefined;
-  labels?: Record<string, string> | undefined;
-  annotations?: Record<string, string> | undefined;
+  labels?: Record<string, string> | null | undefined;
+  annotations?: Record<string, string> | null | undefined;
 }): NamespaceInfo {
   return {
     name: metadata.name ?? '',
@@ -41,7 +41,7 @@ export function toNamespaceInfo(metadata: {
   };
 }
 
-function pickOurs(map: Record<string, string> | undefined): Record<string, string> {
+function pickOurs(map: Record<string, string> | null | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(map ?? {})) if (k.startsWith('dns-tuner.io/')) out[k] = v;
   return out;

@@ -10,7 +10,7 @@
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
-import { readSnapshot, type Snapshot, watchFiles } from '../watch/files.ts';
+import { describeReadError, readSnapshot, type Snapshot, watchFiles } from '../watch/files.ts';
 
 export interface CertificatePair {
   cert: Buffer;
@@ -60,7 +60,7 @@ export function checkPair(
 ): PairCheck {
   const [certFile, keyFile] = snapshot;
   const missing = (what: 'cert' | 'key', path: string, error: string | undefined) =>
-    `TLS ${what === 'cert' ? 'certificate' : 'key'} ${path} (${flagOf[what]}): ${error === 'ENOENT' ? 'not found' : (error ?? 'unreadable')}`;
+    `TLS ${what === 'cert' ? 'certificate' : 'key'} ${path} (${flagOf[what]}): ${describeReadError(error)}`;
   if (!certFile?.data) return { ok: false, error: missing('cert', paths.certPath, certFile?.error) };
   if (!keyFile?.data) return { ok: false, error: missing('key', paths.keyPath, keyFile?.error) };
   const pair = { cert: certFile.data, key: keyFile.data };

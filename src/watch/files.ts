@@ -43,8 +43,23 @@ export async function readSnapshot(paths: readonly string[]): Promise<Snapshot> 
   );
 }
 
+/**
+ * A FileContent's `error` in words for a message: `not found` for ENOENT (the case operators meet, and grep for), else
+ * the errno code or the message as read.
+ */
+export function describeReadError(error: string | undefined): string {
+  if (error === undefined) return 'unreadable';
+  return READ_ERRORS[error] ?? error;
+}
+
+const READ_ERRORS: Readonly<Record<string, string>> = {
+  ENOENT: 'not found',
+  EACCES: 'permission denied',
+  EISDIR: 'is a directory',
+};
+
 /** Identifies a snapshot's content (a missing file counts as content: missing → present is a change). */
-export function fingerprint(snapshot: Snapshot): string {
+function fingerprint(snapshot: Snapshot): string {
   const hash = createHash('sha256');
   for (const file of snapshot) {
     hash.update(`${file.path}\0`);
@@ -55,8 +70,8 @@ export function fingerprint(snapshot: Snapshot): string {
   return hash.digest('hex');
 }
 
-export const DEFAULT_POLL_INTERVAL_MS = 5_000;
-export const DEFAULT_DEBOUNCE_MS = 200;
+const DEFAULT_POLL_INTERVAL_MS = 5_000;
+const DEFAULT_DEBOUNCE_MS = 200;
 
 export interface FileWatchOptions {
   paths: readonly string[];

@@ -44,6 +44,16 @@ describe('loadConfig', () => {
     await expect(loadConfig(file)).rejects.toThrow(`invalid config ${file}:4:12: policies.default.ndots:`);
     await expect(loadConfig(file)).rejects.toThrow(/got 20$/);
   });
+
+  it('names the file and the alias when an alias has no anchor (the parser accepts it, only toJS objects)', async () => {
+    const file = join(dir, 'alias.yaml');
+    await writeFile(file, 'clusterDNS: 10.96.0.10\nmode: *nope\n');
+    await expect(loadConfig(file)).rejects.toThrow(
+      new ConfigError(
+        `invalid config ${file}:2:7: YAML error: Unresolved alias (the anchor must be set before the alias): nope`,
+      ),
+    );
+  });
 });
 
 describe('parseConfigText', () => {
@@ -55,6 +65,19 @@ describe('parseConfigText', () => {
     expect(errorOf('mode: enforce\nmode: dry-run\n')).toMatch(
       /^c\.yaml:2:1: YAML syntax error: Map keys must be unique/,
     );
+  });
+
+  it('reports an alias to no anchor, and too many aliases, as errors naming the file instead of throwing', () => {
+    expect(errorOf('mode: enforce\npolicies:\n  default: *missing\n')).toBe(
+      'c.yaml:3:12: YAML error: Unresolved alias (the anchor must be set before the alias): missing',
+    );
+    // A "billion laughs" document: each level multiplies the aliases by ten.
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (const name of ['b', 'c', 'd', 'e']) {
+      const previous = String.fromCharCode(name.charCodeAt(0) - 1);
+      levels.push(`${name}: &${name} [${Array(10).fill(`*${previous}`).join(', ')}]`);
+    }
+    expect(errorOf(`${levels.join('\n')}\n`)).toMatch(/^c\.yaml: YAML error: Excessive alias count/);
   });
 
   it('points each problem at its own line', () => {

@@ -118,4 +118,18 @@ describe('config reload through a ConfigMap-style ..data swap', () => {
     await volume.write({ 'config.yaml': config(5) });
     await eventually(async () => expect(await ndotsNow()).toBe('5'));
   });
+
+  it('rejects and counts a file the YAML parser accepts but cannot turn into values (an alias to no anchor)', async () => {
+    const failed = (await reloads('failed')) ?? 0;
+    const ok = (await reloads('ok')) ?? 0;
+    await volume.write({ 'config.yaml': `${config(6)}clusterDomain: *nope\n` });
+    await eventually(async () => expect(await reloads('failed')).toBe(failed + 1));
+    expect(await ndotsNow()).toBe('5');
+    expect(await reloads('ok')).toBe(ok);
+    expect(
+      running.logged('configuration file rejected, the last good configuration stays in force').at(-1)?.error,
+    ).toMatch(/^invalid config .*config\.yaml:\d+:16: YAML error: Unresolved alias .*: nope$/);
+    await volume.write({ 'config.yaml': config(6) });
+    await eventually(async () => expect(await ndotsNow()).toBe('6'));
+  });
 });

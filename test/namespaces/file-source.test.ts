@@ -70,6 +70,12 @@ describe('parseNamespaceFile', () => {
   it('reports YAML syntax errors with their line', () => {
     expect(errorOf('- metadata:\n    name: a\n  labels: [\n')).toMatch(/^ns\.yaml:4:1: YAML syntax error: /);
   });
+
+  it('reports an alias to no anchor as an error naming the file and the line, not a throw', () => {
+    expect(errorOf('- metadata: {name: a}\n---\n- metadata: {name: b, labels: *labels}\n')).toBe(
+      'ns.yaml:3:31: YAML error: Unresolved alias (the anchor must be set before the alias): labels',
+    );
+  });
 });
 
 describe('createFileNamespaceSource', () => {
