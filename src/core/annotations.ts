@@ -2,7 +2,7 @@
  * The `dns-tuner.io/*` annotation grammar, shared by namespaces and pods. A bad value never throws and never reaches
  * a pod: it is dropped with a warning that names the annotation and the value, and the pod is still admitted.
  */
-import { formatOption, parseOption, type ResolverOption } from './resolver-options.ts';
+import { KNOWN_OPTIONS, parseOption, type ResolverOption, validateOption } from './resolver-options.ts';
 import type { Mode } from './types.ts';
 
 export const ANNOTATIONS = {
@@ -36,15 +36,13 @@ export interface ParsedAnnotations {
   warnings: string[];
 }
 
-const NDOTS = /^\d{1,2}$/;
-
 export function describeValue(value: string): string {
   const shown = value.length > 24 ? `${value.slice(0, 23)}…` : value;
   return JSON.stringify(shown);
 }
 
 /**
- * Parses the refining annotations. `allowed` limits which keys are read (a namespace may also set pod-overrides;
+ * Parses the refining annotations. `who` limits which keys are read (a namespace may also set pod-overrides;
  * a pod may not).
  */
 export function parseRefinement(annotations: Record<string, string>, who: 'namespace' | 'pod'): ParsedAnnotations {
@@ -56,9 +54,9 @@ export function parseRefinement(annotations: Record<string, string>, who: 'names
 
   const ndots = annotations[ANNOTATIONS.ndots];
   if (ndots !== undefined) {
-    const v = ndots.trim();
-    if (NDOTS.test(v) && Number(v) <= 15) {
-      refinement.ndots = Number(v);
+    const parsed = validateOption({ name: 'ndots', value: ndots.trim() });
+    if (parsed.ok) {
+      refinement.ndots = Number(parsed.option.value);
       present.add(ANNOTATIONS.ndots);
     } else bad(ANNOTATIONS.ndots, ndots, 'needs a whole number 0-15');
   }
@@ -71,8 +69,7 @@ export function parseRefinement(annotations: Record<string, string>, who: 'names
       if (token.startsWith('-')) {
         const name = token.slice(1);
         // A removal must name an option we would know how to add, so a typo does not pass silently.
-        const known = parseOption(name).ok || parseOption(`${name}:1`).ok;
-        if (!known) bad(ANNOTATIONS.options, token, `unknown option "${name}"`);
+        if (!KNOWN_OPTIONS.has(name)) bad(ANNOTATIONS.options, token, `unknown option "${name}"`);
         else if (name === 'ndots') refinement.unsetNdots = true;
         else refinement.optionEdits.push({ op: 'remove', name });
         continue;
@@ -121,9 +118,12 @@ export function parseRefinement(annotations: Record<string, string>, who: 'names
   return { refinement, present, warnings };
 }
 
-/** `dns-tuner.io/skip: "true"` always leaves the pod alone, whatever the policy says. */
-export function wantsSkip(annotations: Record<string, string>): boolean {
-  return annotations[ANNOTATIONS.skip]?.trim() === 'true';
+/**
+ * `dns-tuner.io/skip: "true"` always leaves the pod alone, whatever the policy says: as an annotation, or as the label
+ * the webhook configuration's objectSelector filters on (so /dry-run and `explain` answer as the cluster would).
+ */
+export function wantsSkip(pod: { annotations: Record<string, string>; labels: Record<string, string> }): boolean {
+  return pod.annotations[ANNOTATIONS.skip]?.trim() === 'true' || pod.labels[ANNOTATIONS.skip] === 'true';
 }
 
 /** The override annotations a pod carries (for the "overrides not allowed" warning). */
@@ -131,5 +131,3 @@ export function overrideKeys(annotations: Record<string, string>): string[] {
   const keys: string[] = [ANNOTATIONS.ndots, ANNOTATIONS.options, ANNOTATIONS.nodeLocal, ANNOTATIONS.fallback];
   return keys.filter((k) => annotations[k] !== undefined);
 }
-
-export { formatOption };

@@ -52,7 +52,7 @@ export function decide(input: DecideInput): Decision {
     warnings: warnings.map(truncateWarning),
   });
 
-  if (wantsSkip(pod.annotations)) return skip('pod-opt-out', 'the pod is annotated dns-tuner.io/skip=true');
+  if (wantsSkip(pod)) return skip('pod-opt-out', 'the pod is labelled or annotated dns-tuner.io/skip=true');
   if (input.namespaceError !== undefined) {
     return skip(
       'namespace-unavailable',

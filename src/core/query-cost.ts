@@ -8,8 +8,8 @@
  * res_msend.c, resolvconf.c. See also ../../shared/reference/resolvers.md (mirrored in the docs).
  */
 import type { ResolvConf } from './resolv-conf.ts';
-import { FLAG_OPTIONS, formatOption, MUSL_OPTIONS, NUMERIC_OPTIONS, type ResolverOption } from './resolver-options.ts';
-import { MUSL_MAX_LINE } from './validation.ts';
+import { formatOption, KNOWN_OPTIONS, MUSL_OPTIONS, NUMERIC_OPTIONS, type ResolverOption } from './resolver-options.ts';
+import { MUSL_MAX_LINE, searchLineLength } from './validation.ts';
 
 export type Resolver = 'glibc' | 'musl';
 export const RESOLVERS: readonly Resolver[] = ['glibc', 'musl'];
@@ -102,8 +102,6 @@ export function encodable(fqdn: string): boolean {
   return fqdn.length <= MAX_NAME && fqdn.split('.').every((label) => label.length > 0 && label.length <= MAX_LABEL);
 }
 
-const GLIBC_OPTIONS: ReadonlySet<string> = new Set([...Object.keys(NUMERIC_OPTIONS), ...FLAG_OPTIONS]);
-
 /** glibc reads numbers with atoi (leading digits, anything else is 0) and clamps (res_init.c). */
 function glibcNumber(value: string | undefined, max: number): number {
   const match = /^\s*\+?(\d+)/.exec(value ?? '');
@@ -120,11 +118,6 @@ function lastOption(options: readonly ResolverOption[], name: string): ResolverO
   return options.findLast((o) => o.name === name);
 }
 
-/** The `search` line as the runtime writes it (see formatResolvConf in resolv-conf.ts). */
-function searchLine(searches: readonly string[]): string {
-  return `search ${searches.join(' ')}`;
-}
-
 export function resolverSettings(resolver: Resolver, conf: ResolvConf): ResolverSettings {
   const has = (name: string) => conf.options.some((o) => o.name === name);
   const nameservers = conf.nameservers.slice(0, MAXNS);
@@ -136,22 +129,22 @@ export function resolverSettings(resolver: Resolver, conf: ResolvConf): Resolver
       resolver,
       nameservers,
       searches: [...conf.searches],
-      ndots: ndots ? glibcNumber(ndots.value, 15) : 1,
-      timeout: timeout ? glibcNumber(timeout.value, 30) : 5,
-      attempts: attempts ? glibcNumber(attempts.value, 5) : 2,
+      ndots: ndots ? glibcNumber(ndots.value, NUMERIC_OPTIONS.ndots.max) : 1,
+      timeout: timeout ? glibcNumber(timeout.value, NUMERIC_OPTIONS.timeout.max) : 5,
+      attempts: attempts ? glibcNumber(attempts.value, NUMERIC_OPTIONS.attempts.max) : 2,
       singleRequest: has('single-request') || has('single-request-reopen'),
       rotate: has('rotate'),
       noTldQuery: has('no-tld-query'),
       noAaaa: has('no-aaaa'),
       searchLineIgnored: false,
       aborts: glibcSearchListAborts(conf.searches),
-      ignoredOptions: unique(conf.options.filter((o) => !GLIBC_OPTIONS.has(o.name)).map((o) => o.name)),
+      ignoredOptions: unique(conf.options.filter((o) => !KNOWN_OPTIONS.has(o.name)).map((o) => o.name)),
     };
   }
   const optionsLine = `options ${conf.options.map(formatOption).join(' ')}`;
   const optionsRead = conf.options.length > 0 && optionsLine.length <= MUSL_MAX_LINE;
   const read = optionsRead ? conf.options : [];
-  const searchLineIgnored = conf.searches.length > 0 && searchLine(conf.searches).length > MUSL_MAX_LINE;
+  const searchLineIgnored = conf.searches.length > 0 && searchLineLength(conf.searches) > MUSL_MAX_LINE;
   return {
     resolver,
     nameservers,
@@ -508,8 +501,8 @@ function ndotsOf(conf: ResolvConf, resolver: Resolver): number {
 /** Name forms that resolve under glibc but not under musl with this resolv.conf (e.g. `svc.ns.svc` with ndots:2). */
 export function muslBrokenForms(conf: ResolvConf, forms: readonly NameForm[], world = defaultWorld(forms)): string[] {
   const warnings: string[] = [];
-  const ndots = ndotsOf(conf, 'musl');
   const musl = resolverSettings('musl', conf);
+  const ndots = musl.ndots;
   for (const form of forms) {
     const g = lookupCost('glibc', form.name, conf, world);
     const m = lookupCost('musl', form.name, conf, world);
@@ -550,7 +543,7 @@ export function muslIgnoredOptions(conf: ResolvConf): string[] {
 /** The musl search-line limit. */
 export function muslSearchLineWarning(conf: ResolvConf): string[] {
   if (!resolverSettings('musl', conf).searchLineIgnored) return [];
-  const length = searchLine(conf.searches).length;
+  const length = searchLineLength(conf.searches);
   return [`search line is ${length} bytes: musl/Alpine ignores lines of 255+ bytes, so short names will not resolve`];
 }
 

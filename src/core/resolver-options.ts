@@ -41,6 +41,9 @@ export const MUSL_OPTIONS: ReadonlySet<string> = new Set(['ndots', 'timeout', 'a
 
 const FLAGS: ReadonlySet<string> = new Set(FLAG_OPTIONS);
 
+/** Every option name glibc reads. */
+export const KNOWN_OPTIONS: ReadonlySet<string> = new Set([...Object.keys(NUMERIC_OPTIONS), ...FLAG_OPTIONS]);
+
 export type OptionParse = { ok: true; option: ResolverOption } | { ok: false; error: string };
 
 /** Parses and validates one `name` or `name:value` token. */

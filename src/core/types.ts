@@ -7,7 +7,6 @@ import type { ResolverOption } from './resolver-options.ts';
 export const LABEL_POLICY = 'dns-tuner.io/policy';
 export const ANNOTATION_PREFIX = 'dns-tuner.io/';
 export const ANNOTATION_APPLIED = 'dns-tuner.io/applied';
-export const ANNOTATION_SKIP = 'dns-tuner.io/skip';
 
 export type Mode = 'enforce' | 'dry-run';
 
@@ -52,6 +51,8 @@ export interface PodView {
   generateName?: string | undefined;
   namespace?: string | undefined;
   annotations: Record<string, string>;
+  /** Read for `dns-tuner.io/skip` only (the webhook's objectSelector filters on it; /dry-run must agree). */
+  labels: Record<string, string>;
   dnsPolicy?: string | undefined;
   hostNetwork: boolean;
   osName?: string | undefined;

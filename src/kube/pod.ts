@@ -14,6 +14,7 @@ const podSchema = z.object({
       generateName: z.string().optional(),
       namespace: z.string().optional(),
       annotations: stringMap.nullish(),
+      labels: stringMap.nullish(),
     })
     .optional(),
   spec: z
@@ -49,6 +50,7 @@ export function parsePodView(raw: unknown): PodViewParse {
       generateName: metadata?.generateName,
       namespace: metadata?.namespace,
       annotations: metadata?.annotations ?? {},
+      labels: metadata?.labels ?? {},
       dnsPolicy: spec?.dnsPolicy,
       hostNetwork: spec?.hostNetwork ?? false,
       osName: spec?.os?.name,

@@ -37,7 +37,7 @@ export function buildNamespaceReport(config: Config, info: NamespaceInfo): Names
     config,
     namespace: info.name,
     namespaceInfo: info,
-    pod: { annotations: {}, hostNetwork: false, dnsPolicy: 'ClusterFirst', namespace: info.name },
+    pod: { annotations: {}, labels: {}, hostNetwork: false, dnsPolicy: 'ClusterFirst', namespace: info.name },
     raw,
   };
   const decision = decide(input);

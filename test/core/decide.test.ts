@@ -140,6 +140,7 @@ describe('decide: who is left alone', () => {
     ['hostNetwork with ClusterFirst', { hostNetwork: true }, {}, 'host-network'],
     ['Windows pods', { os: { name: 'windows' } }, {}, 'windows'],
     ['pods annotated skip', {}, { annotations: { 'dns-tuner.io/skip': 'true' } }, 'pod-opt-out'],
+    ['pods labelled skip (the objectSelector label)', {}, { labels: { 'dns-tuner.io/skip': 'true' } }, 'pod-opt-out'],
   ];
   it.each(cases)('%s', (_name, podSpec, metadata, reason) => {
     const d = run(config, pod(podSpec, metadata), shop);
