@@ -14,8 +14,6 @@
  * input. Dry-run requests are not reviews: they are counted in dns_tuner_dry_run_requests_total, not reviews_total.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger } from 'pino';
-import { Counter, type Registry } from 'prom-client';
 import type { AdmissionRequest } from '../admission/review.ts';
 import type { Config, NamespaceInfo } from '../core/types.ts';
 import type { Metrics } from '../metrics/metrics.ts';
@@ -129,7 +127,6 @@ function fixedSource(info: NamespaceInfo | undefined): NamespaceSource {
 // The routes
 
 export interface DryRunRouteDeps {
-  logger: Logger;
   getConfig: () => Config;
   namespaces: NamespaceSource;
   metrics: Metrics;
@@ -143,19 +140,6 @@ export interface DryRunRouteDeps {
 type DryRunResultLabel = 'mutate' | 'skip' | 'dry-run' | 'unchanged' | 'bad-input' | 'error';
 type NamespaceResultLabel = 'opted-in' | 'not-opted-in' | 'not-found' | 'unavailable' | 'bad-input' | 'error';
 
-/** Found on the registry if this registry already has it (an app rebuilt on the same registry). */
-function dryRunCounter(registry: Registry): Counter<'route' | 'result'> {
-  const name = 'dns_tuner_dry_run_requests_total';
-  const existing = registry.getSingleMetric(name);
-  if (existing) return existing as Counter<'route' | 'result'>;
-  return new Counter({
-    name,
-    help: 'Dry-run requests answered, by route (pod, namespace) and result (decision, or bad-input/error).',
-    labelNames: ['route', 'result'] as const,
-    registers: [registry],
-  });
-}
-
 interface DryRunQuery {
   namespace?: string | undefined;
   names: string[];
@@ -164,7 +148,7 @@ interface DryRunQuery {
 
 /** Registers the dry-run routes in their own encapsulated context (the YAML parser applies to them only). */
 export function registerDryRun(app: FastifyInstance, deps: DryRunRouteDeps): void {
-  const counter = dryRunCounter(deps.metrics.registry);
+  const counter = deps.metrics.dryRunRequests;
   app.register(async (scope) => {
     scope.addContentTypeParser(
       YAML_CONTENT_TYPES,

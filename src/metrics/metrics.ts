@@ -25,6 +25,8 @@ export interface Metrics {
   reviewErrors: Counter;
   /** Requests refused with a coded 4xx/5xx error (not AdmissionReviews, too large…). */
   invalidRequests: Counter<'code'>;
+  /** POST /dry-run and GET /dry-run/namespaces/{name}: not reviews, so counted apart. */
+  dryRunRequests: Counter<'route' | 'result'>;
   buildInfo: Gauge<'version' | 'node'>;
 }
 
@@ -65,6 +67,12 @@ export function createMetrics(registry: Registry, options: MetricsOptions = { ve
       name: 'dns_tuner_invalid_requests_total',
       help: 'Requests to the webhook refused with an error status, by error code.',
       labelNames: ['code'] as const,
+      registers,
+    }),
+    dryRunRequests: new Counter({
+      name: 'dns_tuner_dry_run_requests_total',
+      help: 'Dry-run requests answered, by route (pod, namespace) and result (decision, or bad-input/error).',
+      labelNames: ['route', 'result'] as const,
       registers,
     }),
     buildInfo: new Gauge({
