@@ -226,7 +226,7 @@ async function explain(flags: ExplainFlags, io: Io): Promise<number> {
     if (items.length === 0) throw new BadInput(`${source}: no Pod, workload or AdmissionReview in it`);
   }
 
-  const run = flags.server === undefined ? await offlineRunner(flags) : serverRunner(flags);
+  const run = flags.server === undefined ? await offlineRunner(flags) : await serverRunner(flags);
   const outputs: string[] = [];
   const reports: unknown[] = [];
   let exit = EXIT_OK;
@@ -277,16 +277,17 @@ async function offlineRunner(flags: ExplainFlags): Promise<Runner> {
   };
 }
 
-function serverRunner(flags: ExplainFlags): Runner {
+async function serverRunner(flags: ExplainFlags): Promise<Runner> {
   const server = flags.server!;
   const base = server.pathname.replace(/\/+$/, '');
+  // Read once, not per object: a List or a multi-document file posts many.
+  const ca = flags.cacert === undefined ? undefined : await readCa(flags.cacert);
   return async (object) => {
     const query = new URLSearchParams({ output: flags.output });
     if (flags.namespace !== undefined) query.set('namespace', flags.namespace);
     if (flags.names.length > 0) query.set('names', flags.names.join(','));
     const url = new URL(`${base}${DRY_RUN_PATH}?${query}`, server);
     const body = flags.whatIf === undefined ? object : { namespace: flags.whatIf, object };
-    const ca = flags.cacert === undefined ? undefined : await readCa(flags.cacert);
     const res = await postJson(url, JSON.stringify(body), { ca, insecure: flags.insecure });
     if (res.status === 200) {
       return flags.output === 'json'
