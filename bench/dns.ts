@@ -33,14 +33,14 @@ import {
   type LabLookupResult,
   type LabResolver,
   runLab,
+  sentTo,
 } from '../test/support/dns-lab.ts';
+import { EXAMPLE_CONFIG, EXAMPLE_REVIEW, ROOT } from '../test/support/paths.ts';
 import { KUBE_DNS, labRecords, NODE_LOCAL } from '../test/support/resolver-variants.ts';
 import { writeMarkedSection } from './doc-markers.ts';
 import { factsMarkdown, hostFacts, resolverFacts } from './host.ts';
+import { median } from './report.ts';
 
-const ROOT = new URL('../', import.meta.url).pathname;
-const CONFIG_PATH = join(ROOT, 'examples/config.yaml');
-const REVIEW_PATH = join(ROOT, 'examples/admission-review.json');
 const NAMESPACE = 'shop';
 const NODE_SEARCH = ['ec2.internal'];
 const SERVERS = [NODE_LOCAL, KUBE_DNS];
@@ -75,14 +75,14 @@ interface Variant {
 }
 
 function loadConfig(): Config {
-  const parsed = parseConfigText(readFileSync(CONFIG_PATH, 'utf8'), CONFIG_PATH);
+  const parsed = parseConfigText(readFileSync(EXAMPLE_CONFIG, 'utf8'), EXAMPLE_CONFIG);
   if (!parsed.ok) throw new Error(parsed.error);
   return parsed.config;
 }
 
 /** The example pod (a ReplicaSet's ClusterFirst pod) as the webhook receives it. */
 function examplePod(): Record<string, unknown> {
-  const review = JSON.parse(readFileSync(REVIEW_PATH, 'utf8')) as { request: { object: Record<string, unknown> } };
+  const review = JSON.parse(readFileSync(EXAMPLE_REVIEW, 'utf8')) as { request: { object: Record<string, unknown> } };
   return review.request.object;
 }
 
@@ -154,19 +154,8 @@ function variants(): Variant[] {
   return list;
 }
 
-/** Queries a lookup sent to `server`: what it logged plus what the DROP rule swallowed. */
-function sentTo(result: LabLookupResult, server: string): number {
-  return (result.perServer[server] ?? 0) + (result.dropped[server] ?? 0);
-}
-
 function sentTotal(result: LabLookupResult): number {
   return SERVERS.reduce((sum, server) => sum + sentTo(result, server), 0);
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 interface Healthy {

@@ -15,7 +15,7 @@
 
 export type Json = Record<string, unknown>;
 
-export const REVIEW_UID = '0b7f9c2e-1d3a-4c5b-9e8f-7a6b5c4d3e2f';
+const REVIEW_UID = '0b7f9c2e-1d3a-4c5b-9e8f-7a6b5c4d3e2f';
 /** Etcd's default request size limit (--max-request-bytes 1.5 MiB): the largest pod the apiserver can store. */
 export const LARGE_POD_BYTES = 1.5 * 1024 * 1024;
 

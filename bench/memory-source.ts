@@ -19,7 +19,7 @@ export function namespaceName(index: number): string {
 }
 
 /** Which policy namespace `index` uses: most opt in to `default`, some to `options-only`, some not at all. */
-export function policyOf(index: number): 'default' | 'options-only' | undefined {
+function policyOf(index: number): 'default' | 'options-only' | undefined {
   const slot = index % 20;
   return slot === 0 ? undefined : slot === 1 ? 'options-only' : 'default';
 }

@@ -13,11 +13,8 @@ import https from 'node:https';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeCa, makeServingCert, type Pem } from '../../scripts/pki.ts';
 import {
-  buildWebhookApp,
   DEFAULT_BODY_LIMIT,
   HEADERS_TIMEOUT_MS,
   KEEP_ALIVE_TIMEOUT_MS,
@@ -25,54 +22,36 @@ import {
   TLS_HANDSHAKE_TIMEOUT_MS,
 } from '../../src/http/webhook-app.ts';
 import { checkCodedError } from '../support/hardening.ts';
-import { captureLogger, type Deps, exampleDeps, exampleReview, httpsPost, responseOf } from '../support/webhook.ts';
+import {
+  exampleReview,
+  type HttpsWebhook,
+  httpsPost,
+  responseOf,
+  SERVICE_NAME,
+  startHttpsWebhook,
+} from '../support/webhook.ts';
 
-const SERVICE_NAME = 'dns-tuner.dns-tuner.svc';
 /** Short stand-ins for the production timeouts (10 s headers, 30 s request); the check runs every 50 ms. */
 const SHORT = { headersMs: 400, requestMs: 900, checkEveryMs: 50 };
 /** How long a test waits for the server to cut a connection: far beyond SHORT, far below the production values. */
 const CUT_OFF_BOUND_MS = 6_000;
 
-let ca: { cert: string };
-let serving: Pem;
-let deps: Deps;
 /** Built exactly as main.ts builds it. */
-let production: FastifyInstance;
+let production: HttpsWebhook;
 /** The same, with SHORT timeouts. */
-let short: FastifyInstance;
-
-function build(timeouts?: Parameters<typeof buildWebhookApp>[0]['timeouts']): FastifyInstance {
-  return buildWebhookApp({
-    logger: captureLogger().logger,
-    getConfig: () => deps.config,
-    namespaces: deps.namespaces,
-    metrics: deps.metrics,
-    https: serving,
-    ...(timeouts ? { timeouts } : {}),
-  });
-}
-
-async function listen(app: FastifyInstance): Promise<void> {
-  await app.listen({ host: '127.0.0.1', port: 0 });
-}
-
-function portOf(app: FastifyInstance): number {
-  return (app.server.address() as net.AddressInfo).port;
-}
+let short: HttpsWebhook;
 
 beforeAll(async () => {
-  const authority = await makeCa({ commonName: 'abuse CA' });
-  ca = authority;
-  serving = await makeServingCert(authority, { hosts: [SERVICE_NAME] });
-  deps = await exampleDeps();
-  production = build();
-  short = build({
-    headersMs: SHORT.headersMs,
-    requestMs: SHORT.requestMs,
-    connectionsCheckingIntervalMs: SHORT.checkEveryMs,
+  production = await startHttpsWebhook({ caName: 'abuse CA', hosts: [SERVICE_NAME] });
+  short = await startHttpsWebhook({
+    caName: 'abuse CA (short timeouts)',
+    hosts: [SERVICE_NAME],
+    timeouts: {
+      headersMs: SHORT.headersMs,
+      requestMs: SHORT.requestMs,
+      connectionsCheckingIntervalMs: SHORT.checkEveryMs,
+    },
   });
-  await listen(production);
-  await listen(short);
 });
 
 afterAll(async () => {
@@ -82,9 +61,9 @@ afterAll(async () => {
 
 const REVIEW = JSON.stringify(exampleReview());
 
-function connect(app: FastifyInstance): Promise<tls.TLSSocket> {
+function connect(web: HttpsWebhook): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: '127.0.0.1', port: portOf(app), ca: ca.cert, servername: SERVICE_NAME }, () =>
+    const socket = tls.connect({ host: '127.0.0.1', port: web.port, ca: web.ca.cert, servername: SERVICE_NAME }, () =>
       resolve(socket),
     );
     socket.once('error', reject);
@@ -116,8 +95,8 @@ function untilClosed(socket: tls.TLSSocket, boundMs = CUT_OFF_BOUND_MS): Promise
 }
 
 /** A good review over a fresh connection must still be answered (and mutated). */
-async function expectServes(app: FastifyInstance): Promise<void> {
-  const res = await httpsPost(portOf(app), '/mutate', REVIEW, { ca: ca.cert, servername: SERVICE_NAME });
+async function expectServes(web: HttpsWebhook): Promise<void> {
+  const res = await httpsPost(web.port, '/mutate', REVIEW, { ca: web.ca.cert, servername: SERVICE_NAME });
   expect(res.status).toBe(200);
   expect(responseOf(res.body).patchType).toBe('JSONPatch');
 }
@@ -129,7 +108,7 @@ function requestHead(headers: Record<string, string | number>): string {
 }
 
 /** The next complete response (headers and Content-Length body) on a connection, or an error after the bound. */
-function nextResponse(socket: tls.TLSSocket, boundMs = CUT_OFF_BOUND_MS): Promise<ReturnType<typeof firstResponse>> {
+function nextResponse(socket: tls.TLSSocket): Promise<ReturnType<typeof firstResponse>> {
   return new Promise((resolve, reject) => {
     let raw = '';
     const done = (error?: Error) => {
@@ -147,7 +126,10 @@ function nextResponse(socket: tls.TLSSocket, boundMs = CUT_OFF_BOUND_MS): Promis
       if (raw.length >= end + 4 + length) done();
     };
     const onClose = () => done(new Error(`connection closed before a whole response: ${JSON.stringify(raw)}`));
-    const timer = setTimeout(() => done(new Error(`no whole response within ${boundMs} ms`)), boundMs);
+    const timer = setTimeout(
+      () => done(new Error(`no whole response within ${CUT_OFF_BOUND_MS} ms`)),
+      CUT_OFF_BOUND_MS,
+    );
     socket.on('data', onData);
     socket.once('close', onClose);
   });
@@ -168,7 +150,7 @@ function firstResponse(raw: string): { status: number; headers: Record<string, s
 
 describe('the app is built with the production timeouts the tests below shorten', () => {
   it('headers 10 s, request 30 s, keep-alive 120 s, TLS handshake 10 s, checked often enough to matter', () => {
-    const server = production.server as Server & { connectionsCheckingInterval: number };
+    const server = production.app.server as Server & { connectionsCheckingInterval: number };
     expect(server.headersTimeout).toBe(HEADERS_TIMEOUT_MS);
     expect(server.requestTimeout).toBe(REQUEST_TIMEOUT_MS);
     expect(server.keepAliveTimeout).toBe(KEEP_ALIVE_TIMEOUT_MS);
@@ -298,7 +280,10 @@ describe('bodies over the limit are refused and the connection closed', () => {
 
   it('a whole body over the limit from a normal client: refused (413 or reset mid-upload), server fine', async () => {
     const big = JSON.stringify({ ...exampleReview(), padding: 'x'.repeat(DEFAULT_BODY_LIMIT) });
-    const outcome = await httpsPost(portOf(production), '/mutate', big, { ca: ca.cert, servername: SERVICE_NAME }).then(
+    const outcome = await httpsPost(production.port, '/mutate', big, {
+      ca: production.ca.cert,
+      servername: SERVICE_NAME,
+    }).then(
       (res) => res,
       (error: NodeJS.ErrnoException) => error,
     );
@@ -313,7 +298,7 @@ describe('idle connections do not starve a good client', () => {
     const idle: net.Socket[] = [];
     try {
       for (let i = 0; i < 100; i++) {
-        const socket = net.connect({ host: '127.0.0.1', port: portOf(production) });
+        const socket = net.connect({ host: '127.0.0.1', port: production.port });
         socket.on('error', () => {});
         idle.push(socket);
       }
@@ -326,8 +311,8 @@ describe('idle connections do not starve a good client', () => {
       const agent = new https.Agent({ keepAlive: true });
       try {
         for (let i = 0; i < 10; i++) {
-          const res = await httpsPost(portOf(production), '/mutate', REVIEW, {
-            ca: ca.cert,
+          const res = await httpsPost(production.port, '/mutate', REVIEW, {
+            ca: production.ca.cert,
             servername: SERVICE_NAME,
             agent,
           });

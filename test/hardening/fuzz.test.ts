@@ -32,12 +32,17 @@ import {
   unicodeFields,
   wrongTypeCases,
 } from '../support/hardening.ts';
-import { exampleReview, type HttpsWebhook, httpsPost, responseOf, startHttpsWebhook } from '../support/webhook.ts';
+import {
+  exampleReview,
+  type HttpsWebhook,
+  httpsPost,
+  responseOf,
+  SERVICE_NAME,
+  startHttpsWebhook,
+} from '../support/webhook.ts';
 
 /** The endpoints under fuzz and what each must answer. */
 const ENDPOINTS: FuzzEndpoint[] = [{ path: MUTATE_PATH, check: checkMutateAnswer }];
-
-const SERVICE_NAME = 'dns-tuner.dns-tuner.svc';
 
 /** Runs per generator: in-process, and over real sockets. Bounded so the whole file stays within seconds. */
 const GENERATORS: Array<{ name: string; arbitrary: fc.Arbitrary<FuzzCase>; inject: number; socket: number }> = [

@@ -17,11 +17,10 @@ import {
   httpsPost,
   type Json,
   responseOf,
+  SERVICE_NAME,
   startHttpsWebhook,
 } from '../support/webhook.ts';
 import { controllerPod, reviewOf, type TemplateSpec, WORKLOAD_KINDS, workload } from '../support/workloads.ts';
-
-const SERVICE_NAME = 'dns-tuner.dns-tuner.svc';
 
 let web: HttpsWebhook;
 /** What getConfig returns: the example config, or a variant a test installs (and beforeEach restores). */
@@ -363,7 +362,14 @@ describe('POST /dry-run: inputs and options', () => {
 
   it('logs one line per dry-run request and does not count it as a review', async () => {
     const reviews = async () => (await web.deps.registry.getSingleMetricAsString('dns_tuner_reviews_total')).trim();
+    /** The pod route's dry-run counter for one result (0 before the first such request). */
+    const dryRuns = async (result: string) => {
+      const metric = web.deps.registry.getSingleMetric('dns_tuner_dry_run_requests_total');
+      const values = (await metric?.get())?.values ?? [];
+      return values.find((v) => v.labels.route === 'pod' && v.labels.result === result)?.value ?? 0;
+    };
     const before = await reviews();
+    const [mutateBefore, badInputBefore] = [await dryRuns('mutate'), await dryRuns('bad-input')];
     const lines = web.logs.lines.length;
     await report(workload('DaemonSet', 'agent', 'shop'));
     await dryRun('kind: Service\n', { contentType: 'application/yaml' });
@@ -372,9 +378,8 @@ describe('POST /dry-run: inputs and options', () => {
     expect(added.map((l) => l.msg)).toEqual(['dry-run', 'dry-run refused']);
     expect(added[0]).toMatchObject({ dryRun: 'pod', kind: 'DaemonSet', namespace: 'shop', decision: 'mutate' });
     expect(added[1]).toMatchObject({ dryRun: 'pod', code: 'DNS_TUNER_UNSUPPORTED_KIND' });
-    const counted = await web.deps.registry.getSingleMetricAsString('dns_tuner_dry_run_requests_total');
-    expect(counted).toMatch(/dns_tuner_dry_run_requests_total\{route="pod",result="mutate"\} \d+/);
-    expect(counted).toMatch(/dns_tuner_dry_run_requests_total\{route="pod",result="bad-input"\} \d+/);
+    expect(await dryRuns('mutate')).toBe(mutateBefore + 1);
+    expect(await dryRuns('bad-input')).toBe(badInputBefore + 1);
   });
 });
 

@@ -188,7 +188,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** Paths of fields that the client-node model `type` (and the models nested in it) does not declare. */
-export function unknownFields(value: unknown, type: string, path: string): string[] {
+function unknownFields(value: unknown, type: string, path: string): string[] {
   if (LEAF_TYPES.has(type) || value === null || value === undefined) return [];
   const listOf = /^Array<(.+)>$/.exec(type)?.[1];
   if (listOf !== undefined) {

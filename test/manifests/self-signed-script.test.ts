@@ -12,10 +12,10 @@ import { connect, createServer } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SERVICE_NAME } from '../support/paths.ts';
 
 const execFileAsync = promisify(execFile);
 const script = fileURLToPath(new URL('../../certs/self-signed.sh', import.meta.url));
-const SERVICE_NAME = 'dns-tuner.dns-tuner.svc';
 const FILES = ['ca.key', 'ca.crt', 'ca-bundle.crt', 'tls.key', 'tls.crt'] as const;
 const DAY_MS = 86_400_000;
 

@@ -4,25 +4,22 @@
  * without a server, the way `dns-tuner explain` runs offline.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/core/types.ts';
 import { type DryRunDeps, runDryRun } from '../../src/http/dry-run.ts';
 import { reviewPod } from '../../src/http/webhook-app.ts';
-import { createFileNamespaceSource } from '../../src/namespaces/file-source.ts';
 import { unifiedDiff } from '../../src/report/diff.ts';
 import { objectsOf, parseNames, parseYamlDocuments, toTarget } from '../../src/report/input.ts';
 import { nameForms } from '../../src/report/report.ts';
 import { formatReportText } from '../../src/report/text.ts';
-import { EXAMPLE_CONFIG, EXAMPLE_NAMESPACES } from '../support/webhook.ts';
+import { exampleDeps } from '../support/webhook.ts';
 
 let config: Config;
 let deps: DryRunDeps;
 
 beforeAll(async () => {
-  config = await loadConfig(EXAMPLE_CONFIG);
-  const namespaces = createFileNamespaceSource(EXAMPLE_NAMESPACES);
-  await namespaces.start();
-  deps = { review: reviewPod, config, namespaces, lookupTimeoutMs: 2000 };
+  const example = await exampleDeps();
+  config = example.config;
+  deps = { review: reviewPod, config, namespaces: example.namespaces, lookupTimeoutMs: 2000 };
 });
 
 const pod = (namespace: string, spec: Record<string, unknown> = {}, annotations?: Record<string, string>) => ({

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { glibcSearchListAborts, type LookupCost, lookupCost, resolverSettings } from '../../src/core/query-cost.ts';
-import { assertLabPrerequisites, buildMuslLookup, type LabLookupResult, runLab } from '../support/dns-lab.ts';
+import { assertLabPrerequisites, buildMuslLookup, type LabLookupResult, runLab, sentTo } from '../support/dns-lab.ts';
 import {
   ABORTING_DOMAIN,
   KUBE_DNS,
@@ -38,7 +38,7 @@ afterAll(() => {
 
 /** What a lookup sent to each nameserver: what the server logged plus what the DROP rule swallowed. */
 function sent(real: LabLookupResult, servers: readonly string[]): Record<string, number> {
-  return Object.fromEntries(servers.map((s) => [s, (real.perServer[s] ?? 0) + (real.dropped[s] ?? 0)]));
+  return Object.fromEntries(servers.map((s) => [s, sentTo(real, s)]));
 }
 
 function observed(real: LabLookupResult, servers: readonly string[]) {

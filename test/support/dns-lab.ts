@@ -92,7 +92,7 @@ export interface DriverOutput {
   lookups: Array<Omit<LabLookupResult, 'perServer'>>;
 }
 
-export const LAB_PACKAGES = 'dnsmasq-base musl-tools iptables';
+const LAB_PACKAGES = 'dnsmasq-base musl-tools iptables';
 const INSTALL_HINT = `run as root after: apt-get update && apt-get install -y ${LAB_PACKAGES}`;
 
 const DRIVER = fileURLToPath(new URL('./dns-lab-driver.ts', import.meta.url));
@@ -115,7 +115,7 @@ function findBinary(name: string): string | undefined {
 const REQUIRED = ['unshare', 'mount', 'ip', 'dnsmasq', 'musl-gcc', 'iptables'] as const;
 
 /** What is missing to run the lab (empty when it can run). */
-export function missingLabPrerequisites(): string[] {
+function missingLabPrerequisites(): string[] {
   const missing: string[] = [];
   if (process.getuid?.() !== 0) missing.push('root (unshare -mn, bind mounts and iptables need it)');
   for (const name of REQUIRED) if (findBinary(name) === undefined) missing.push(name);
@@ -230,7 +230,7 @@ function runSession(command: string, args: string[], timeoutMs: number): Promise
   });
 }
 
-/** Per-server counts keyed by server, only the servers listed (handy for comparisons). */
-export function countsFor(result: LabLookupResult, servers: readonly string[]): Record<string, number> {
-  return Object.fromEntries(servers.map((s) => [s, result.perServer[s] ?? 0]));
+/** Queries a lookup sent to `server`: what the server logged plus what the DROP rule swallowed. */
+export function sentTo(result: LabLookupResult, server: string): number {
+  return (result.perServer[server] ?? 0) + (result.dropped[server] ?? 0);
 }

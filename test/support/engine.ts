@@ -1,17 +1,15 @@
 /** Builds engine inputs the way the HTTP edge does: raw pod kept, view parsed, config from the shipped example. */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import jsonpatch from 'fast-json-patch';
 import { parse } from 'yaml';
 import { parseConfig } from '../../src/config/schema.ts';
 import { type DecideInput, decide } from '../../src/core/decide.ts';
 import { type Config, type Decision, LABEL_POLICY, type NamespaceInfo } from '../../src/core/types.ts';
 import { parsePodView } from '../../src/kube/pod.ts';
-
-export const EXAMPLE_CONFIG_PATH = fileURLToPath(new URL('../../examples/config.yaml', import.meta.url));
+import { EXAMPLE_CONFIG } from './paths.ts';
 
 export function exampleConfig(): Config {
-  return configFrom(parse(readFileSync(EXAMPLE_CONFIG_PATH, 'utf8')));
+  return configFrom(parse(readFileSync(EXAMPLE_CONFIG, 'utf8')));
 }
 
 export function configFrom(doc: unknown): Config {

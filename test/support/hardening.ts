@@ -57,7 +57,7 @@ function review(): Json & { request: Json & { object: Json & { metadata: Json; s
 }
 
 /** Strings that break naive code: lone and reversed surrogates, bidi controls, ZWJ emoji, NUL, BOM, separators. */
-export const NASTY_STRINGS = [
+const NASTY_STRINGS = [
   '\ud800',
   '\udfff',
   '\udc00\ud800',
@@ -444,13 +444,7 @@ export const invalidUtf8: fc.Arbitrary<FuzzCase> = fc
   });
 
 /** Keys that poison prototypes, written literally (and \u-escaped) into the JSON text at every level. */
-export const PROTO_KEYS = [
-  '__proto__',
-  'constructor',
-  'prototype',
-  '\\u005f\\u005fproto\\u005f\\u005f',
-  '__proto\\u005f_',
-];
+const PROTO_KEYS = ['__proto__', 'constructor', 'prototype', '\\u005f\\u005fproto\\u005f\\u005f', '__proto\\u005f_'];
 const PROTO_VALUES = [
   '{"polluted":"yes"}',
   '{"prototype":{"polluted":"yes"}}',
@@ -523,7 +517,7 @@ function header(answer: Answer, name: string): string {
 }
 
 /** The JSON the server saw, or undefined when the body is not JSON (a 200 for it would be wrong). */
-export function sentJson(sent: FuzzCase): unknown {
+function sentJson(sent: FuzzCase): unknown {
   try {
     return JSON.parse(typeof sent.body === 'string' ? sent.body : sent.body.toString('utf8'));
   } catch {

@@ -3,11 +3,19 @@
  * Output is collected as it arrives; waits are bounded and, when they fail, say what the child printed.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Json, ROOT } from './webhook.ts';
+import { ROOT } from './paths.ts';
+import type { Json } from './webhook.ts';
 
 /** The built server (`npm run build`). */
 export const MAIN = join(ROOT, 'dist', 'main.js');
+
+/** Throws, saying how to build it, unless `path` (something under dist/) exists. Returns `path`. */
+export function requireBuilt(path: string): string {
+  if (!existsSync(path)) throw new Error(`${path} is missing: run \`npm run build\` (npm test does it in pretest)`);
+  return path;
+}
 
 /** How long a wait for a child's output lasts before it fails. */
 const WAIT_MS = 15_000;
@@ -116,6 +124,6 @@ export async function waitFor<T>(run: NodeRun, what: string, probe: () => T | un
 }
 
 /** The first log line with this `msg` (e.g. `listening`, which carries `port` and `opsPort`). */
-export function waitForLog(run: NodeRun, msg: string, ms = WAIT_MS): Promise<Json> {
-  return waitFor(run, `the "${msg}" log line`, () => run.logLines().find((l) => l.msg === msg), ms);
+export function waitForLog(run: NodeRun, msg: string): Promise<Json> {
+  return waitFor(run, `the "${msg}" log line`, () => run.logLines().find((l) => l.msg === msg));
 }

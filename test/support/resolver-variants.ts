@@ -9,10 +9,10 @@ import type { LabRecord } from './dns-lab.ts';
 
 export const NODE_LOCAL = '169.254.20.10';
 export const KUBE_DNS = '10.96.0.10';
-export const CLUSTER_DOMAIN = 'cluster.local';
+const CLUSTER_DOMAIN = 'cluster.local';
 
 /** A node like the worked examples: kube-dns 10.96.0.10, node search domain ec2.internal. */
-export function nodeContext(namespace: string, hostSearchDomains = ['ec2.internal']): ResolvConfContext {
+function nodeContext(namespace: string, hostSearchDomains = ['ec2.internal']): ResolvConfContext {
   return { namespace, clusterDomain: CLUSTER_DOMAIN, clusterDNS: [KUBE_DNS], hostSearchDomains };
 }
 
@@ -28,7 +28,7 @@ export function labRecords(namespace: string): LabRecord[] {
 }
 
 /** Every name form the product shows, the absolute FQDN, a Service in another namespace, and a missing name. */
-export function labNames(namespace: string): string[] {
+function labNames(namespace: string): string[] {
   const forms = defaultNameForms({ namespace, clusterDomain: CLUSTER_DOMAIN, absolute: true });
   return [...forms.map((f) => f.name), 'api.payments', 'does-not-exist'];
 }

@@ -17,15 +17,13 @@ import { Registry } from 'prom-client';
 import { type Ca, makeCa, makeServingCert, type Pem } from '../../scripts/pki.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/core/types.ts';
-import { buildWebhookApp } from '../../src/http/webhook-app.ts';
+import { buildWebhookApp, type WebhookAppOptions } from '../../src/http/webhook-app.ts';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.ts';
 import { createFileNamespaceSource } from '../../src/namespaces/file-source.ts';
 import type { NamespaceSource } from '../../src/namespaces/source.ts';
+import { EXAMPLE_CONFIG, EXAMPLE_NAMESPACES, EXAMPLE_REVIEW } from './paths.ts';
 
-export const ROOT = new URL('../../', import.meta.url).pathname;
-export const EXAMPLE_CONFIG = `${ROOT}examples/config.yaml`;
-export const EXAMPLE_NAMESPACES = `${ROOT}examples/namespaces.yaml`;
-export const EXAMPLE_REVIEW = `${ROOT}examples/admission-review.json`;
+export { EXAMPLE_CONFIG, EXAMPLE_NAMESPACES, EXAMPLE_REVIEW, ROOT, SERVICE_NAME } from './paths.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -89,6 +87,8 @@ export interface HttpsWebhookOptions {
   getConfig?: () => Config;
   /** `discard` for tests that send thousands of reviews and check the answers, not the log lines. */
   logs?: 'capture' | 'discard';
+  /** The server's cut-offs for slow clients (buildWebhookApp's `timeouts`); the production values unless given. */
+  timeouts?: WebhookAppOptions['timeouts'];
 }
 
 export interface HttpsWebhook {
@@ -120,6 +120,7 @@ export async function startHttpsWebhook(options: HttpsWebhookOptions): Promise<H
     namespaces: deps.namespaces,
     metrics: deps.metrics,
     https: serving,
+    timeouts: options.timeouts,
   });
   try {
     await app.listen({ host: '127.0.0.1', port: 0 });

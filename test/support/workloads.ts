@@ -78,12 +78,12 @@ export function controllerPod(name: string, namespace: string, t: TemplateSpec =
 }
 
 /** An admission.k8s.io/v1 review of a Pod CREATE, as the apiserver sends it. */
-export function reviewOf(pod: Json, namespace: string, uid = 'd1c3a1f0-0000-4000-8000-000000000001'): Json {
+export function reviewOf(pod: Json, namespace: string): Json {
   return {
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
     request: {
-      uid,
+      uid: 'd1c3a1f0-0000-4000-8000-000000000001',
       kind: { group: '', version: 'v1', kind: 'Pod' },
       resource: { group: '', version: 'v1', resource: 'pods' },
       namespace,
