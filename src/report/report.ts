@@ -26,6 +26,7 @@ import {
   type NameForm,
   type NameFormKind,
   type Outcome,
+  type World,
 } from '../core/query-cost.ts';
 import { type RenderedResolvConf, type ResolvConfContext, renderResolvConf } from '../core/resolv-conf.ts';
 import type {
@@ -231,8 +232,14 @@ export function buildDryRunReport(input: ReportInput): DryRunReport {
     // The node's own resolv.conf is not known here, so a pod on the host resolver has no modelled cost.
     if (after.type !== 'host' && before.type !== 'host') {
       const forms = nameForms(target.namespace, config.clusterDomain, input.names ?? []);
-      queryCost = { model: COST_MODEL, rows: costRows(before, after, forms) };
-      warnings.push(...resolverWarningsFor(before, after, forms));
+      const world = defaultWorld(forms);
+      const rows = costRows(before, after, forms, world);
+      queryCost = { model: COST_MODEL, rows };
+      // A name that stops resolving on musl is said once: the "resolves now but will not" sentence.
+      const lostOnMusl = new Set(
+        rows.filter((r) => r.musl.before.resolves && !r.musl.after.resolves).map((r) => r.name),
+      );
+      warnings.push(...resolverWarningsFor(before, after, forms, world, lostOnMusl));
     }
   }
 
@@ -395,8 +402,12 @@ function cell(cost: LookupCost): CostCell {
   };
 }
 
-function costRows(before: RenderedResolvConf, after: RenderedResolvConf, forms: readonly NameForm[]): CostRowReport[] {
-  const world = defaultWorld(forms);
+function costRows(
+  before: RenderedResolvConf,
+  after: RenderedResolvConf,
+  forms: readonly NameForm[],
+  world: World,
+): CostRowReport[] {
   const b = costTable(before, forms, world);
   const a = costTable(after, forms, world);
   return forms.map((form, i) => ({
@@ -419,13 +430,15 @@ function resolverWarningsFor(
   before: RenderedResolvConf,
   after: RenderedResolvConf,
   forms: readonly NameForm[],
+  world: World,
+  lostOnMusl: ReadonlySet<string>,
 ): ReportWarning[] {
-  const world = defaultWorld(forms);
   const lost = formsLostBetween(before, after, forms, world);
-  // A name that stops resolving on musl is said once: the "resolves now but will not" sentence.
-  const lostOnMusl = (w: string) =>
-    lost.some((l) => l.startsWith(w.slice(0, w.indexOf('"', 1) + 1)) && l.includes(' on musl '));
-  const broken = muslBrokenForms(after, forms, world).filter((w) => !lostOnMusl(w));
+  const broken = muslBrokenForms(
+    after,
+    forms.filter((f) => !lostOnMusl.has(f.name)),
+    world,
+  );
   // Today's file may already be past musl's line limit (a long node search list): that explains a ✗ before.
   const beforeLine = before.text === after.text ? [] : muslSearchLineWarning(before).map((w) => `now: ${w}`);
   return [
