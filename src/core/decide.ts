@@ -31,7 +31,7 @@ export interface DecideInput {
   namespaceError?: string | undefined;
   /** The validated view of the fields the engine reads. */
   pod: PodView;
-  /** The raw pod object exactly as received: cloned and diffed, never parsed. */
+  /** The raw pod object exactly as received: copied on write and diffed, never parsed. */
   raw: Record<string, unknown>;
 }
 

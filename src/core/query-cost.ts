@@ -5,7 +5,7 @@
  *
  * Sources: glibc resolv/res_query.c (`__res_context_search`), res_send.c (`__res_context_send`, `send_dg`),
  * res_init.c (option parsing); musl src/network/lookup_name.c (`name_from_dns_search`, `name_from_dns`),
- * res_msend.c, resolvconf.c. See also ../../shared/reference/resolvers.md (mirrored in the docs).
+ * res_msend.c, resolvconf.c. See also docs/resolver-behaviour.md (what the real resolvers were measured to do).
  */
 import type { ResolvConf } from './resolv-conf.ts';
 import { formatOption, KNOWN_OPTIONS, MUSL_OPTIONS, NUMERIC_OPTIONS, type ResolverOption } from './resolver-options.ts';

@@ -36,7 +36,7 @@ export const FLAG_OPTIONS = [
   'no-aaaa',
 ] as const;
 
-/** Options musl reads; everything else is ignored by Alpine images (see ../shared/reference/resolvers.md). */
+/** Options musl reads; everything else is ignored by Alpine images (musl src/network/resolvconf.c; docs/resolver-behaviour.md). */
 export const MUSL_OPTIONS: ReadonlySet<string> = new Set(['ndots', 'timeout', 'attempts']);
 
 const FLAGS: ReadonlySet<string> = new Set(FLAG_OPTIONS);

@@ -1,7 +1,7 @@
 /**
  * The admission webhook: `POST /mutate` answers admission.k8s.io/v1 AdmissionReviews for Pod CREATE.
  *
- * Only a request that is not an AdmissionReview at all gets an error status (400/413/415, coded in ./errors.ts).
+ * Only a request that is not an AdmissionReview at all gets an error status (400/404/413/415, coded in ./errors.ts).
  * Every valid review is answered 200 `allowed: true`, whatever happens inside: dns-tuner optimises DNS and must never
  * be the reason a pod cannot start, so its own failures admit the pod unchanged, with a warning, a log line and a
  * metric (the MutatingWebhookConfiguration also uses failurePolicy: Ignore for the cases we cannot answer at all).
@@ -40,7 +40,7 @@ export const REQUEST_TIMEOUT_MS = 30_000;
 /** Slow-loris bound: headers must be complete this soon after the connection or previous request. */
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
-/** Bound on a namespace lookup, well inside the apiserver's default 10 s webhook timeout. */
+/** Bound on a namespace lookup, well inside the webhook's timeoutSeconds (3 in manifests/base/webhook.yaml). */
 export const DEFAULT_LOOKUP_TIMEOUT_MS = 2_000;
 
 export interface TlsFiles {

@@ -1,6 +1,6 @@
 /**
  * The slice of a Pod the engine reads, validated at the edge. Only these fields are parsed: the raw object is kept
- * beside the view and is what gets cloned and diffed, so fields this schema does not model are never touched.
+ * beside the view and is what gets copied (on write) and diffed, so fields this schema does not model are never touched.
  */
 import { z } from 'zod';
 import type { PodView } from '../core/types.ts';
