@@ -1,6 +1,8 @@
 /**
  * The composition root: the only place that reads the environment, opens files, creates the logger, the metrics
- * registry and the servers, and wires them together. Everything else receives what it needs as arguments.
+ * registry and the servers, and wires them together. Everything else receives what it needs as arguments — the
+ * environment too: the kubeconfig loader follows client-go's order ($KUBECONFIG, the in-cluster variables, $HOME)
+ * in the `env` it is given.
  *
  *   flags → logger → metrics → config (watched) → namespace source → certificate (watched) → ops + webhook apps
  *     → listen → namespace sync → (signal) → not ready → drain → close → stop watchers → exit
@@ -17,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { Registry } from 'prom-client';
-import { type Flags, parseFlags, USAGE_EXIT_CODE, usage } from './cli/flags.ts';
+import { type Flags, parseFlags, usage } from './cli/flags.ts';
 import { ConfigError } from './config/load.ts';
 import { type ConfigWatcher, staticConfig, watchConfig } from './config/watch.ts';
 import { buildOpsApp, namespaceSourceCheck, type ReadinessCheck } from './http/ops-app.ts';
@@ -28,16 +30,26 @@ import {
   setTlsContext,
   tlsContextOptions,
 } from './http/webhook-app.ts';
-import { certificateFields, logCertificateReload, logConfigReload, namespaceLogObserver } from './logging/observers.ts';
+import {
+  certificateFields,
+  configFields,
+  logCertificateReload,
+  logConfigReload,
+  namespaceLogObserver,
+} from './logging/observers.ts';
 import { createMetrics } from './metrics/metrics.ts';
-import { createCertificateMetrics, createConfigMetrics, createNamespaceMetrics } from './metrics/runtime-metrics.ts';
+import {
+  createCertificateMetrics,
+  createConfigMetrics,
+  createNamespaceMetrics,
+  type NamespaceProbe,
+} from './metrics/runtime-metrics.ts';
 import {
   type ClusterSourceObserver,
   combineObservers,
   createClusterNamespaceSource,
 } from './namespaces/cluster-source.ts';
 import { createFileNamespaceSource, NamespaceFileError } from './namespaces/file-source.ts';
-import type { NamespaceSource } from './namespaces/source.ts';
 import {
   type CertificatePaths,
   type CertificateWatcher,
@@ -71,14 +83,23 @@ function packageVersion(): string {
   }
 }
 
+type Env = Readonly<Record<string, string | undefined>>;
+
 export interface StartOptions {
-  /** Where `KUBECONFIG` is looked up to tell `--kubeconfig` from the variable. Default process.env. */
-  env?: Readonly<Record<string, string | undefined>> | undefined;
-  /** Default: JSON lines on stdout at `flags.logLevel`. */
+  /**
+   * The environment the cluster namespace source reads (`KUBECONFIG`, `KUBERNETES_SERVICE_HOST`/`_PORT`, `HOME`),
+   * and where `KUBECONFIG` is looked up to tell `--kubeconfig` from the variable. Default process.env.
+   */
+  env?: Env | undefined;
+  /** Default: `createLogger(flags)`. */
   logger?: Logger | undefined;
   /** How often the config and certificate files are polled besides fs.watch (default 5 s); tests go faster. */
   filePollIntervalMs?: number | undefined;
-  closeDeadlineMs?: number | undefined;
+}
+
+/** JSON lines on stdout at `--log-level`, each with the pid. */
+export function createLogger(flags: Pick<Flags, 'logLevel'>): Logger {
+  return pino({ level: flags.logLevel, base: { pid: process.pid } });
 }
 
 export interface RunningApp {
@@ -100,32 +121,25 @@ export interface RunningApp {
   stop(drainSeconds?: number): Promise<boolean>;
 }
 
+/** The namespace source, and what kind it is: a file loads at start or not at all; the cluster cache keeps trying. */
+interface Namespaces {
+  source: NamespaceProbe;
+  kind: 'file' | 'cluster';
+}
+
 /**
  * THE place where the namespace source is chosen: `--namespaces FILE` → the file; otherwise the cluster watch cache,
  * configured from `--kubeconfig`, `$KUBECONFIG` (a path list, which the loader reads itself), the in-cluster service
  * account, or ~/.kube/config, in that order.
  */
-function createNamespaceSource(
-  flags: Flags,
-  env: Readonly<Record<string, string | undefined>>,
-  observer: ClusterSourceObserver,
-): { source: NamespaceSource; lastHeardAt?: () => number | undefined } {
-  if (flags.namespaces !== undefined) return { source: createFileNamespaceSource(flags.namespaces) };
+function createNamespaceSource(flags: Flags, env: Env, observer: ClusterSourceObserver): Namespaces {
+  if (flags.namespaces !== undefined) return { source: createFileNamespaceSource(flags.namespaces), kind: 'file' };
   // flags.kubeconfig also carries $KUBECONFIG, which may be a colon-separated list: only a path that came from the
   // flag itself is passed as a file.
   const kubeconfig =
     flags.kubeconfig !== undefined && flags.kubeconfig !== env.KUBECONFIG ? flags.kubeconfig : undefined;
   try {
-    const source = createClusterNamespaceSource({ kubeconfig, observer });
-    return {
-      source,
-      lastHeardAt: () => {
-        const { lastEventAt, lastSyncAt } = source.stats();
-        return lastEventAt === undefined || lastSyncAt === undefined
-          ? (lastEventAt ?? lastSyncAt)
-          : Math.max(lastEventAt, lastSyncAt);
-      },
-    };
+    return { source: createClusterNamespaceSource({ kubeconfig, env, observer }), kind: 'cluster' };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     throw new StartupError(
@@ -154,8 +168,7 @@ async function loadConfiguration(
           },
         });
   metrics.loaded();
-  const { mode, policies } = config.current();
-  log.info({ config: flags.config ?? '(built-in)', mode, policies: Object.keys(policies) }, 'configuration loaded');
+  log.info(configFields(flags.config, config.current()), 'configuration loaded');
   return config;
 }
 
@@ -179,22 +192,16 @@ async function listen(app: FastifyInstance, flags: Flags, port: number, flag: st
 export async function start(flags: Flags, options: StartOptions = {}): Promise<RunningApp> {
   const env = options.env ?? process.env;
   const version = packageVersion();
-  const logger = options.logger ?? pino({ level: flags.logLevel, base: { pid: process.pid } });
+  const logger = options.logger ?? createLogger(flags);
   const registry = new Registry();
   const metrics = createMetrics(registry, { version });
   const state = { stopping: false };
   const warnings: string[] = [];
-  // Undone in reverse order if start-up fails half-way, and by stop().
+  // Everything started is released by `release`, whether start-up fails half-way or stop() runs: the servers first
+  // (the webhook's in-flight reviews finish, then ops), then the rest in reverse order of creation.
+  const servers: Servers = {};
   const cleanups: Array<() => unknown> = [];
-  const cleanUp = async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) {
-      try {
-        await cleanup();
-      } catch {
-        // Best effort: the rest still has to be released.
-      }
-    }
-  };
+  const release = (deadlineMs: number) => closeAll(servers, cleanups, deadlineMs, logger);
 
   try {
     const config = await loadConfiguration(flags, logger, registry, options.filePollIntervalMs);
@@ -207,7 +214,7 @@ export async function start(flags: Flags, options: StartOptions = {}): Promise<R
       combineObservers(nsMetrics.observer, namespaceLogObserver(logger.child({ component: 'namespaces' }))),
     );
     const namespaces = ns.source;
-    nsMetrics.track({ source: namespaces, lastHeardAt: ns.lastHeardAt });
+    nsMetrics.track(namespaces);
     cleanups.push(() => namespaces.stop());
 
     const paths: CertificatePaths = { certPath: flags.tlsCert, keyPath: flags.tlsKey };
@@ -231,7 +238,7 @@ export async function start(flags: Flags, options: StartOptions = {}): Promise<R
       https: firstPair ?? NO_CERTIFICATE_YET,
       closeConnections: () => state.stopping,
     });
-    cleanups.push(() => webhook.close());
+    servers.webhook = webhook;
 
     const certs: CertificateWatcher = watchCertificate(paths, initialCert, {
       contextOptions: tlsContextOptions,
@@ -254,10 +261,8 @@ export async function start(flags: Flags, options: StartOptions = {}): Promise<R
 
     // Ops first: /livez answers (and /readyz says why not) while the namespace source does its first sync.
     const opsPort = await listen(ops, flags, flags.opsPort, '--ops-port', 'ops');
-    cleanups.push(() => ops.close());
-    const synced = startNamespaces(namespaces, flags.namespaces !== undefined, logger, state);
-    // A file that cannot be read is a start-up error; the cluster cache keeps retrying in the background.
-    if (flags.namespaces !== undefined) await synced;
+    servers.ops = ops;
+    const { synced } = await startNamespaces(ns, logger, state);
     const port = await listen(webhook, flags, flags.port, '--port', 'webhook');
 
     const webhookUrl = `https://${flags.host}:${port}${MUTATE_PATH}`;
@@ -277,79 +282,102 @@ export async function start(flags: Flags, options: StartOptions = {}): Promise<R
 
     let stopped: Promise<boolean> | undefined;
     const stop = (drainSeconds = 0) => {
-      stopped ??= shutdown({
-        drainSeconds,
-        deadlineMs: options.closeDeadlineMs ?? CLOSE_DEADLINE_MS,
-        logger,
-        state,
-        webhook,
-        ops,
-        cleanUp,
-      });
+      stopped ??= shutdown(drainSeconds, logger, state, release);
       return stopped;
     };
     return { webhookPort: port, opsPort, webhookUrl, opsUrl, version, registry, warnings, synced, stop };
   } catch (error) {
     state.stopping = true;
-    await cleanUp();
+    await release(CLOSE_DEADLINE_MS);
     throw error;
   }
 }
 
-/** Starts the source; logs when the first sync is in (or why it never came). */
-function startNamespaces(
-  namespaces: NamespaceSource,
-  isFile: boolean,
+/**
+ * Starts the source; `synced` is its first sync (logged when it comes). A file must load now: a file that cannot be
+ * read is a start-up error. The cluster cache retries in the background until it has a list.
+ */
+async function startNamespaces(
+  namespaces: Namespaces,
   logger: Logger,
   state: { stopping: boolean },
-): Promise<void> {
-  const synced = namespaces.start().then(() => {
-    logger.info({ namespaces: namespaces.status().size }, 'namespace source ready');
+): Promise<{ synced: Promise<void> }> {
+  const { source } = namespaces;
+  const synced = source.start().then(() => {
+    logger.info({ namespaces: source.status().size }, 'namespace source ready');
   });
-  if (isFile) return synced;
-  // The cluster source retries until it has a list and rejects only when stopped first; nobody awaits it then.
+  if (namespaces.kind === 'file') {
+    await synced;
+    return { synced };
+  }
+  // The cluster source rejects only when stopped before its first list; nobody awaits it then.
   synced.catch((error: unknown) => {
     if (!state.stopping) logger.error({ err: error }, 'namespace source failed');
   });
-  return synced;
+  return { synced };
 }
 
-interface ShutdownParts {
-  drainSeconds: number;
-  deadlineMs: number;
-  logger: Logger;
-  state: { stopping: boolean };
-  webhook: FastifyInstance;
-  ops: FastifyInstance;
-  cleanUp: () => Promise<void>;
+/** The servers, once there is something to close: the webhook from when it is built, ops from when it listens. */
+interface Servers {
+  webhook?: FastifyInstance;
+  ops?: FastifyInstance;
 }
 
-async function shutdown(parts: ShutdownParts): Promise<boolean> {
-  const { logger, state, webhook, ops } = parts;
+/**
+ * THE closer: the webhook (stops accepting, closes idle keep-alive connections; in-flight reviews finish, and their
+ * responses carry `Connection: close`), then ops (probes and scrapes can be cut; /readyz kept answering 503 until
+ * now), then `cleanups` in reverse order. Connections still open at the deadline are cut. Resolves true when
+ * everything closed in time.
+ */
+async function closeAll(
+  servers: Servers,
+  cleanups: Array<() => unknown>,
+  deadlineMs: number,
+  logger: Logger,
+): Promise<boolean> {
+  const { webhook, ops } = servers;
+  let clean = true;
+  const deadline = setTimeout(() => {
+    clean = false;
+    logger.error({ deadlineMs }, 'close deadline passed, cutting the remaining connections');
+    webhook?.server.closeAllConnections();
+    ops?.server.closeAllConnections();
+  }, deadlineMs);
+  const steps: Array<() => unknown> = [];
+  if (webhook) steps.push(() => webhook.close());
+  if (ops) {
+    steps.push(() => {
+      const closed = ops.close();
+      ops.server.closeAllConnections();
+      return closed;
+    });
+  }
+  steps.push(...cleanups.splice(0).reverse());
+  for (const step of steps) {
+    try {
+      await step();
+    } catch {
+      // Best effort: the rest still has to be released.
+    }
+  }
+  clearTimeout(deadline);
+  return clean;
+}
+
+async function shutdown(
+  drainSeconds: number,
+  logger: Logger,
+  state: { stopping: boolean },
+  release: (deadlineMs: number) => Promise<boolean>,
+): Promise<boolean> {
   state.stopping = true;
   // The kubelet sends SIGTERM when the pod turns Terminating; the endpoint is removed asynchronously, and until the
   // apiserver and kube-proxy have caught up, reviews still arrive here and must be answered (the readiness check
   // already fails). Each response tells its client to reconnect, which lands on another endpoint.
-  logger.info({ drainDelaySeconds: parts.drainSeconds }, 'shutting down');
-  await sleep(parts.drainSeconds * 1000);
+  logger.info({ drainDelaySeconds: drainSeconds }, 'shutting down');
+  await sleep(drainSeconds * 1000);
   logger.info('drain over, closing');
-
-  let clean = true;
-  const deadline = setTimeout(() => {
-    clean = false;
-    logger.error({ deadlineMs: parts.deadlineMs }, 'close deadline passed, cutting the remaining connections');
-    webhook.server.closeAllConnections();
-    ops.server.closeAllConnections();
-  }, parts.deadlineMs);
-  // Stops accepting and closes idle keep-alive connections; in-flight reviews finish, and their responses carry
-  // `Connection: close`, so their connections end with them.
-  await webhook.close();
-  // Probes and scrapes can be cut; /readyz kept answering 503 until now.
-  const opsClosed = ops.close();
-  ops.server.closeAllConnections();
-  await opsClosed;
-  await parts.cleanUp();
-  clearTimeout(deadline);
+  const clean = await release(CLOSE_DEADLINE_MS);
   logger.info({ clean }, 'stopped');
   return clean;
 }
@@ -386,14 +414,14 @@ export async function cli(argv: readonly string[], env: NodeJS.ProcessEnv): Prom
   const parsed = parseFlags(argv, env);
   if (!parsed.ok) {
     process.stderr.write(`dns-tuner: ${parsed.error}\n`);
-    process.exit(USAGE_EXIT_CODE);
+    process.exit(parsed.exitCode);
   }
   if (parsed.help) {
     process.stdout.write(`${usage()}\n`);
     process.exit(0);
   }
   const { flags } = parsed;
-  const logger = pino({ level: flags.logLevel, base: { pid: process.pid } });
+  const logger = createLogger(flags);
   let app: RunningApp;
   try {
     app = await start(flags, { env, logger });

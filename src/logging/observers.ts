@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { ConfigReload } from '../config/watch.ts';
+import type { Config } from '../core/types.ts';
 import type { ClusterSourceObserver } from '../namespaces/cluster-source.ts';
 import type { CertificateInfo, CertificateReload } from '../tls/cert-watch.ts';
 
@@ -38,12 +39,14 @@ export function certificateFields(certificate: CertificateInfo): Record<string, 
   };
 }
 
+/** What a log line says about a configuration: its file (`path`; none → the built-in one), mode and policy names. */
+export function configFields(path: string | undefined, config: Config): Record<string, unknown> {
+  return { config: path ?? '(built-in)', mode: config.mode, policies: Object.keys(config.policies) };
+}
+
 export function logConfigReload(logger: Logger, reload: ConfigReload): void {
   if (reload.result === 'ok') {
-    logger.info(
-      { config: reload.path, mode: reload.config.mode, policies: Object.keys(reload.config.policies) },
-      'configuration reloaded',
-    );
+    logger.info(configFields(reload.path, reload.config), 'configuration reloaded');
   } else {
     logger.error(
       { config: reload.path, error: reload.error },

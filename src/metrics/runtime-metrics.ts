@@ -28,12 +28,11 @@ const RESTART_REASONS = [
 const DIRECT_GET_RESULTS = ['found', 'not-found', 'error'] as const satisfies readonly DirectGetResult[];
 const RESULTS = ['ok', 'failed'] as const;
 
-/** What the namespace gauges read at scrape time. */
-export interface NamespaceProbe {
-  source: NamespaceSource;
-  /** Epoch ms the cache last heard from the API server (event, bookmark or full list); absent for the file source. */
-  lastHeardAt?: (() => number | undefined) | undefined;
-}
+/**
+ * What the namespace gauges read at scrape time: the source, and — for the cluster cache, not the file — when it last
+ * heard from the API server (event, bookmark or full list).
+ */
+export type NamespaceProbe = NamespaceSource & { lastHeardAt?: (() => number | undefined) | undefined };
 
 export interface NamespaceMetrics {
   /** For the cluster source's `observer` option. */
@@ -42,7 +41,7 @@ export interface NamespaceMetrics {
   track(probe: NamespaceProbe): void;
 }
 
-export function createNamespaceMetrics(registry: Registry, now: () => number = Date.now): NamespaceMetrics {
+export function createNamespaceMetrics(registry: Registry): NamespaceMetrics {
   const registers = [registry];
   let probe: NamespaceProbe | undefined;
   new Gauge({
@@ -50,7 +49,7 @@ export function createNamespaceMetrics(registry: Registry, now: () => number = D
     help: 'Namespaces the namespace source knows (watch cache or file).',
     registers,
     collect() {
-      if (probe) this.set(probe.source.status().size);
+      if (probe) this.set(probe.status().size);
     },
   });
   const relists = new Counter({
@@ -80,11 +79,10 @@ export function createNamespaceMetrics(registry: Registry, now: () => number = D
       onWatchRestart: (reason) => restarts.inc({ reason }),
       onDirectGet: (result) => directGets.inc({ result }),
     },
-    track(p) {
-      probe = p;
-      const { lastHeardAt } = p;
+    track(source) {
+      probe = source;
       // Only a cache that talks to an API server has an age; the file source gets no such series.
-      if (!lastHeardAt) return;
+      if (!source.lastHeardAt) return;
       new Gauge({
         name: 'dns_tuner_namespace_last_event_age_seconds',
         help:
@@ -92,8 +90,8 @@ export function createNamespaceMetrics(registry: Registry, now: () => number = D
           '+Inf before the first list. A real apiserver sends a bookmark about every minute.',
         registers,
         collect() {
-          const at = lastHeardAt();
-          this.set(at === undefined ? Number.POSITIVE_INFINITY : Math.max(0, (now() - at) / 1000));
+          const at = source.lastHeardAt?.();
+          this.set(at === undefined ? Number.POSITIVE_INFINITY : Math.max(0, (Date.now() - at) / 1000));
         },
       });
     },
@@ -106,7 +104,7 @@ export interface ConfigMetrics {
   onReload(reload: ConfigReload): void;
 }
 
-export function createConfigMetrics(registry: Registry, now: () => number = Date.now): ConfigMetrics {
+export function createConfigMetrics(registry: Registry): ConfigMetrics {
   const registers = [registry];
   const reloads = new Counter({
     name: 'dns_tuner_config_reloads_total',
@@ -126,7 +124,7 @@ export function createConfigMetrics(registry: Registry, now: () => number = Date
   });
   for (const result of RESULTS) reloads.inc({ result }, 0);
   const succeeded = () => {
-    lastSuccess.set(now() / 1000);
+    lastSuccess.set(Date.now() / 1000);
     lastSuccessful.set(1);
   };
   return {

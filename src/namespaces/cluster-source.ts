@@ -17,11 +17,12 @@
  * credentials (token file, exec plugin, client certificate…) that `KubeConfig.applyToHTTPSOptions` resolves, freshly
  * for every request so rotated service-account tokens are picked up.
  *
- * No logger here: everything observable goes through the `observer` callbacks and `stats()`.
+ * No logger here: everything observable goes through the `observer` callbacks, `stats()` and `lastHeardAt()`.
  */
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import { isIPv6 } from 'node:net';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -53,8 +54,11 @@ export interface ClusterSourceObserver {
   onError?(error: Error, phase: SourcePhase): void;
 }
 
-/** One observer that calls each of `observers` in turn (metrics and logs, say). */
-export function combineObservers(...observers: ClusterSourceObserver[]): ClusterSourceObserver {
+/**
+ * One observer that calls each of `observers` in turn (metrics and logs, say). Every callback is there, and a throw
+ * from one observer is swallowed: it neither silences the others nor reaches the caller.
+ */
+export function combineObservers(...observers: ClusterSourceObserver[]): Required<ClusterSourceObserver> {
   const each =
     <K extends keyof ClusterSourceObserver>(name: K) =>
     (...args: Parameters<NonNullable<ClusterSourceObserver[K]>>) => {
@@ -76,36 +80,27 @@ export function combineObservers(...observers: ClusterSourceObserver[]): Cluster
   };
 }
 
+/** The loop's state, for tests (counts by reason and result are the observer's business: see runtime-metrics.ts). */
 export interface ClusterSourceStats {
-  size: number;
-  synced: boolean;
   /** The resourceVersion the next watch starts from. */
   resourceVersion: string | undefined;
-  /** Epoch ms (from the injected clock) of the last completed list. */
-  lastSyncAt: number | undefined;
-  /** Epoch ms of the last event or bookmark decoded from a watch. */
-  lastEventAt: number | undefined;
-  /** Epoch ms of the last proof of freshness: completed list, watch accepted by the server, event or bookmark. */
-  lastActivityAt: number | undefined;
-  relists: number;
-  watchRestarts: number;
   /** 0 or 1: the loop never holds two. */
   watchesOpen: number;
+  /** Events decoded from watches, by type. */
   events: Record<WatchEventType, number>;
-  directGets: Record<DirectGetResult, number>;
-  lastError: string | undefined;
 }
 
 export interface ClusterNamespaceSource extends NamespaceSource {
   stats(): ClusterSourceStats;
-  lastEventAt(): number | undefined;
+  /** Epoch ms the cache last heard from the API server: a completed full list, or a watch event or bookmark. */
+  lastHeardAt(): number | undefined;
 }
 
 export interface ClusterNamespaceSourceOptions {
-  /** A loaded KubeConfig. Without it, one is loaded with `loadKubeConfig({ kubeconfig })`. */
-  kubeConfig?: KubeConfig | undefined;
-  /** `--kubeconfig` (a file or a path list); ignored when `kubeConfig` is given. See `loadKubeConfig`. */
+  /** `--kubeconfig` (a file or a path list). See `loadKubeConfig`. */
   kubeconfig?: string | undefined;
+  /** Where `$KUBECONFIG`, the in-cluster variables and `$HOME` are read. Default process.env. */
+  env?: Readonly<Record<string, string | undefined>> | undefined;
   observer?: ClusterSourceObserver | undefined;
   /** Timeout of the direct GET on a cache miss. Default 1000 ms. */
   directGetTimeoutMs?: number | undefined;
@@ -131,8 +126,6 @@ export interface ClusterNamespaceSourceOptions {
   backoffResetMs?: number | undefined;
   /** `limit` of each list page. Default 500, as client-go's pager. */
   pageSize?: number | undefined;
-  now?: (() => number) | undefined;
-  random?: (() => number) | undefined;
 }
 
 /** The Kubernetes client configuration cannot be loaded: a startup error to report as is (no stack needed). */
@@ -143,34 +136,33 @@ export class KubeConfigError extends Error {
 export interface LoadKubeConfigOptions {
   /** `--kubeconfig`: a file, or a path list like `$KUBECONFIG` (the first file to define a name wins). */
   kubeconfig?: string | undefined;
+  /** Where `KUBECONFIG`, `KUBERNETES_SERVICE_HOST`/`_PORT` and `HOME` are read (default process.env). */
+  env?: Readonly<Record<string, string | undefined>> | undefined;
   /** Prefix of /var/run/secrets/kubernetes.io/serviceaccount, for tests of the in-cluster branch. Default ''. */
   inClusterPathPrefix?: string | undefined;
 }
 
-const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+const SERVICE_ACCOUNT = '/var/run/secrets/kubernetes.io/serviceaccount';
+const SERVICE_ACCOUNT_TOKEN = `${SERVICE_ACCOUNT}/token`;
 
 /**
  * Loads the client configuration in controller-runtime's order
  * (https://github.com/kubernetes-sigs/controller-runtime/blob/main/pkg/client/config/config.go): the `--kubeconfig`
  * flag, then `$KUBECONFIG`, then the in-cluster service account (KUBERNETES_SERVICE_HOST/PORT + token file), then
  * `~/.kube/config`. Unlike `KubeConfig.loadFromDefault`, it never falls back to an unauthenticated localhost:8080.
+ * Every variable comes from `opts.env`, so the caller decides which environment counts.
  */
 export function loadKubeConfig(opts: LoadKubeConfigOptions = {}): KubeConfig {
+  const env = opts.env ?? process.env;
   const prefix = opts.inClusterPathPrefix ?? '';
-  const home = homedir();
+  const home = env.HOME || homedir();
   let kc: KubeConfig;
   if (opts.kubeconfig) {
     kc = loadFiles(opts.kubeconfig, '--kubeconfig');
-  } else if (process.env.KUBECONFIG) {
-    kc = loadFiles(process.env.KUBECONFIG, 'KUBECONFIG');
-  } else if (process.env.KUBERNETES_SERVICE_HOST && process.env.KUBERNETES_SERVICE_PORT) {
-    if (!existsSync(prefix + SERVICE_ACCOUNT_TOKEN)) {
-      throw new KubeConfigError(
-        `in-cluster configuration: ${prefix + SERVICE_ACCOUNT_TOKEN} is missing (automountServiceAccountToken: false?)`,
-      );
-    }
-    kc = new KubeConfig();
-    kc.loadFromCluster(prefix);
+  } else if (env.KUBECONFIG) {
+    kc = loadFiles(env.KUBECONFIG, 'KUBECONFIG');
+  } else if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT) {
+    kc = inCluster(env.KUBERNETES_SERVICE_HOST, env.KUBERNETES_SERVICE_PORT, prefix);
   } else if (home && existsSync(join(home, '.kube', 'config'))) {
     kc = loadFiles(join(home, '.kube', 'config'), '~/.kube/config');
   } else {
@@ -191,6 +183,32 @@ export function loadKubeConfig(opts: LoadKubeConfigOptions = {}): KubeConfig {
       `kubeconfig: cluster "${cluster.name}" uses ${cluster.server}: plain http needs insecure-skip-tls-verify: true`,
     );
   }
+  return kc;
+}
+
+/**
+ * The service account's configuration, as client-go's rest.InClusterConfig builds it
+ * (https://github.com/kubernetes/client-go/blob/master/rest/config.go): https to the service host and port, the
+ * mounted CA, and the token file, re-read as the kubelet rotates it. Not `KubeConfig.loadFromCluster`, which reads
+ * process.env itself.
+ */
+function inCluster(host: string, port: string, prefix: string): KubeConfig {
+  const tokenFile = prefix + SERVICE_ACCOUNT_TOKEN;
+  if (!existsSync(tokenFile)) {
+    throw new KubeConfigError(
+      `in-cluster configuration: ${tokenFile} is missing (automountServiceAccountToken: false?)`,
+    );
+  }
+  const kc = new KubeConfig();
+  kc.loadFromClusterAndUser(
+    {
+      name: 'inCluster',
+      server: `https://${isIPv6(host) ? `[${host}]` : host}:${port}`,
+      caFile: `${prefix}${SERVICE_ACCOUNT}/ca.crt`,
+      skipTLSVerify: false,
+    },
+    { name: 'inClusterUser', authProvider: { name: 'tokenFile', config: { tokenFile } } },
+  );
   return kc;
 }
 
@@ -252,23 +270,11 @@ const statusSchema = z.object({
   message: z.string().optional(),
 });
 
-function info(meta: z.infer<typeof metadataSchema>): NamespaceInfo {
-  return toNamespaceInfo({
-    name: meta.name,
-    labels: meta.labels ?? undefined,
-    annotations: meta.annotations ?? undefined,
-  });
-}
-
-/** A non-2xx answer, with the Status message when the body carried one. */
-class ApiStatusError extends Error {
-  readonly status: number;
-  constructor(what: string, status: number, body: string) {
-    const parsed = statusSchema.safeParse(safeJson(body));
-    const detail = parsed.success && parsed.data.message ? parsed.data.message : body.slice(0, 200).trim();
-    super(`${what}: HTTP ${status}${detail ? `: ${detail}` : ''}`);
-    this.status = status;
-  }
+/** A non-2xx answer in words: `HTTP 500: <the Status message>` (or the start of the body when it is no Status). */
+function httpError(status: number, body: string): string {
+  const parsed = statusSchema.safeParse(safeJson(body));
+  const detail = parsed.success && parsed.data.message ? parsed.data.message : body.slice(0, 200).trim();
+  return `HTTP ${status}${detail ? `: ${detail}` : ''}`;
 }
 
 function safeJson(text: string): unknown {
@@ -320,13 +326,13 @@ const ABORT_INACTIVITY = 'inactivity';
 const ABORT_PERIODIC = 'periodic';
 
 export function createClusterNamespaceSource(opts: ClusterNamespaceSourceOptions = {}): ClusterNamespaceSource {
-  const kc = opts.kubeConfig ?? loadKubeConfig({ kubeconfig: opts.kubeconfig });
+  const kc = loadKubeConfig({ kubeconfig: opts.kubeconfig, env: opts.env });
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
   const server = cluster.server.replace(/\/+$/, '');
-  const observer = opts.observer ?? {};
-  const now = opts.now ?? Date.now;
-  const random = opts.random ?? Math.random;
+  const observer = combineObservers(opts.observer ?? {});
+  const now = Date.now;
+  const random = Math.random;
   const directGetTimeoutMs = opts.directGetTimeoutMs ?? 1000;
   const listTimeoutMs = opts.listTimeoutMs ?? 30_000;
   const inactivityTimeoutMs = opts.inactivityTimeoutMs ?? 120_000;
@@ -344,15 +350,13 @@ export function createClusterNamespaceSource(opts: ClusterNamespaceSourceOptions
   let deletedSinceList = new Set<string>();
   let resourceVersion: string | undefined;
   let synced = false;
-  let lastSyncAt: number | undefined;
-  let lastEventAt: number | undefined;
+  /** Last completed list, event or bookmark: what the last-event-age gauge shows. */
+  let lastHeardAt: number | undefined;
+  /** Last proof of freshness for readiness: the same, or a watch the server accepted. */
   let lastActivityAt: number | undefined;
   let lastError: string | undefined;
-  let relists = 0;
-  let watchRestarts = 0;
   let watchesOpen = 0;
   const events: Record<WatchEventType, number> = { ADDED: 0, MODIFIED: 0, DELETED: 0, BOOKMARK: 0, ERROR: 0 };
-  const directGets: Record<DirectGetResult, number> = { found: 0, 'not-found': 0, error: 0 };
 
   const lifetime = new AbortController();
   let loop: Promise<void> | undefined;
@@ -366,20 +370,9 @@ export function createClusterNamespaceSource(opts: ClusterNamespaceSourceOptions
   let backoffAttempt = 0;
   let lastBackoffAt = Number.NEGATIVE_INFINITY;
 
-  function report<K extends keyof ClusterSourceObserver>(
-    name: K,
-    ...args: Parameters<NonNullable<ClusterSourceObserver[K]>>
-  ) {
-    try {
-      (observer[name] as ((...a: unknown[]) => void) | undefined)?.(...args);
-    } catch {
-      // An observer bug must not take the cache down.
-    }
-  }
-
   function fail(error: Error, phase: SourcePhase): void {
     lastError = error.message;
-    report('onError', error, phase);
+    observer.onError(error, phase);
   }
 
   /** Full jitter (https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/). */
@@ -455,8 +448,7 @@ export function createClusterNamespaceSource(opts: ClusterNamespaceSourceOptions
   }
 
   async function relist(reason: RelistReason): Promise<void> {
-    relists++;
-    report('onRelist', reason);
+    observer.onRelist(reason);
     const next = new Map<string, NamespaceInfo>();
     let listRv = '';
     let cont: string | undefined;
@@ -477,10 +469,10 @@ export function createClusterNamespaceSource(opts: ClusterNamespaceSourceOptions
         cont = undefined;
         continue;
       }
-      if (status !== 200) throw new ApiStatusError('list namespaces', status, body);
+      if (status !== 200) throw new Error(`list namespaces: ${httpError(status, body)}`);
       const parsed = listSchema.safeParse(safeJson(body));
       if (!parsed.success) throw new Error(`list namespaces: unexpected response: ${formatZodError(parsed.error)}`);
-      for (const item of parsed.data.items ?? []) next.set(item.metadata.name, info(item.metadata));
+      for (const item of parsed.data.items ?? []) next.set(item.metadata.name, toNamespaceInfo(item.metadata));
       listRv = parsed.data.metadata.resourceVersion;
       cont = parsed.data.metadata.continue || undefined;
       pages++;
@@ -489,9 +481,9 @@ export function createClusterNamespaceSource(opts: ClusterNamespaceSourceOptions
     deletedSinceList = new Set();
     resourceVersion = listRv;
     synced = true;
-    lastSyncAt = lastActivityAt = now();
+    lastHeardAt = lastActivityAt = now();
     lastError = undefined;
-    report('onSynced', { reason, size: next.size, resourceVersion: listRv, pages });
+    observer.onSynced({ reason, size: next.size, resourceVersion: listRv, pages });
   }
 
   function scheduleRelist(): void {
@@ -514,7 +506,7 @@ export function createClusterNamespaceSource(opts: ClusterNamespaceSourceOptions
     }
     const { type, object } = decoded.data;
     events[type]++;
-    report('onEvent', type);
+    observer.onEvent(type);
     if (type === 'ERROR') {
       const status = statusSchema.safeParse(object);
       const s = status.success ? status.data : {};
@@ -539,12 +531,12 @@ export function createClusterNamespaceSource(opts: ClusterNamespaceSourceOptions
         cache.delete(meta.name);
         deletedSinceList.add(meta.name);
       } else {
-        cache.set(meta.name, info(meta));
+        cache.set(meta.name, toNamespaceInfo(meta));
         deletedSinceList.delete(meta.name);
       }
       if (meta.resourceVersion) resourceVersion = meta.resourceVersion;
     }
-    lastEventAt = lastActivityAt = now();
+    lastHeardAt = lastActivityAt = now();
     return undefined;
   }
 
@@ -582,7 +574,7 @@ export function createClusterNamespaceSource(opts: ClusterNamespaceSourceOptions
       if (res.statusCode !== 200) {
         const body = await readBody(res);
         if (res.statusCode === 410) return { kind: 'expired', detail: `HTTP 410 ${body.slice(0, 200)}` };
-        return { kind: 'error', error: new ApiStatusError('watch namespaces', res.statusCode ?? 0, body) };
+        return { kind: 'error', error: new Error(`watch namespaces: ${httpError(res.statusCode ?? 0, body)}`) };
       }
       watchesOpen = 1;
       lastActivityAt = now();
@@ -661,32 +653,27 @@ export function createClusterNamespaceSource(opts: ClusterNamespaceSourceOptions
       if (lifetime.signal.aborted || outcome.kind === 'stopped') break;
       switch (outcome.kind) {
         case 'closed':
-          watchRestarts++;
-          report('onWatchRestart', 'closed');
+          observer.onWatchRestart('closed');
           if (!outcome.healthy) await backoff();
           break;
         case 'error':
-          watchRestarts++;
           fail(outcome.error, 'watch');
-          report('onWatchRestart', 'error', outcome.error.message);
+          observer.onWatchRestart('error', outcome.error.message);
           await backoff();
           break;
         case 'expired':
-          watchRestarts++;
-          report('onWatchRestart', 'expired', outcome.detail);
+          observer.onWatchRestart('expired', outcome.detail);
           pending = 'expired';
           // Relisting at once after a 410 is what the reflector does, but not in a tight loop.
           await backoff();
           break;
         case 'inactivity':
-          watchRestarts++;
           fail(new Error(`watch: no event or bookmark for ${inactivityTimeoutMs} ms`), 'watch');
-          report('onWatchRestart', 'inactivity');
+          observer.onWatchRestart('inactivity');
           pending = 'inactivity';
           break;
         case 'periodic':
-          watchRestarts++;
-          report('onWatchRestart', 'periodic');
+          observer.onWatchRestart('periodic');
           pending = 'periodic';
           break;
       }
@@ -695,54 +682,35 @@ export function createClusterNamespaceSource(opts: ClusterNamespaceSourceOptions
 
   async function fetchNamespace(name: string): Promise<NamespaceLookup> {
     const before = cache;
+    const failed = (why: string): NamespaceLookup => {
+      const error = `get namespace "${name}": ${why}`;
+      observer.onDirectGet('error');
+      observer.onError(new Error(error), 'get');
+      return { found: false, error };
+    };
+    let status: number;
+    let body: string;
     try {
-      const [status, body] = await withTimeout(directGetTimeoutMs, (signal) =>
+      [status, body] = await withTimeout(directGetTimeoutMs, (signal) =>
         getText(`/api/v1/namespaces/${encodeURIComponent(name)}`, ACCEPT_OBJECT, signal),
       );
-      if (status === 404) {
-        directGets['not-found']++;
-        report('onDirectGet', 'not-found');
-        return { found: false };
-      }
-      if (status !== 200) throw new ApiStatusError(`get namespace "${name}"`, status, body);
-      const parsed = objectSchema.safeParse(safeJson(body));
-      if (!parsed.success) {
-        throw new Error(`get namespace "${name}": unexpected response: ${formatZodError(parsed.error)}`);
-      }
-      const ns = info(parsed.data.metadata);
-      // Only fill a gap in the same generation of the cache: the watch (or a relist) stays the authority.
-      if (cache === before && !cache.has(name) && !deletedSinceList.has(name)) cache.set(name, ns);
-      directGets.found++;
-      report('onDirectGet', 'found');
-      return { found: true, namespace: ns };
     } catch (err) {
       let error = errorOf(err);
       if (error.name === 'AbortError' && error.cause instanceof Error) error = error.cause;
-      const message = error.message.startsWith('get namespace')
-        ? error.message
-        : `get namespace "${name}": ${error.message}`;
-      directGets.error++;
-      report('onDirectGet', 'error');
-      report('onError', new Error(message), 'get');
-      return { found: false, error: message };
+      return failed(error.message);
     }
-  }
-
-  function stats(): ClusterSourceStats {
-    return {
-      size: cache.size,
-      synced,
-      resourceVersion,
-      lastSyncAt,
-      lastEventAt,
-      lastActivityAt,
-      relists,
-      watchRestarts,
-      watchesOpen,
-      events: { ...events },
-      directGets: { ...directGets },
-      lastError,
-    };
+    if (status === 404) {
+      observer.onDirectGet('not-found');
+      return { found: false };
+    }
+    if (status !== 200) return failed(httpError(status, body));
+    const parsed = objectSchema.safeParse(safeJson(body));
+    if (!parsed.success) return failed(`unexpected response: ${formatZodError(parsed.error)}`);
+    const ns = toNamespaceInfo(parsed.data.metadata);
+    // Only fill a gap in the same generation of the cache: the watch (or a relist) stays the authority.
+    if (cache === before && !cache.has(name) && !deletedSinceList.has(name)) cache.set(name, ns);
+    observer.onDirectGet('found');
+    return { found: true, namespace: ns };
   }
 
   return {
@@ -807,7 +775,7 @@ export function createClusterNamespaceSource(opts: ClusterNamespaceSourceOptions
       await Promise.allSettled([...inflight.values()]);
     },
 
-    stats,
-    lastEventAt: () => lastEventAt,
+    stats: () => ({ resourceVersion, watchesOpen, events: { ...events } }),
+    lastHeardAt: () => lastHeardAt,
   };
 }

@@ -14,12 +14,12 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import https from 'node:https';
-import { connect } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeKubeApi, startFakeKubeApi } from '../support/fake-kube-api.ts';
-import { eventually, postReview, type ReviewResult, readyz } from '../support/live.ts';
+import { eventually, postReview, type ReviewResult, readyz, startInProcess } from '../support/live.ts';
 import { isolatedEnv, loopbackPorts, MAIN, type NodeRun, spawnNode, waitForLog } from '../support/process.ts';
 import {
   EXAMPLE_CONFIG,
@@ -182,5 +182,54 @@ describe('SIGTERM under load', () => {
     const messages = proc.logLines().map((l) => l.msg);
     expect(messages).toEqual(expect.arrayContaining(['shutting down', 'drain over, closing', 'stopped']));
     expect(proc.logLines().find((l) => l.msg === 'stopped')?.clean).toBe(true);
+  });
+});
+
+describe('a start-up that fails half-way', () => {
+  /** A port bound on 127.0.0.1 until `close()`. */
+  async function holdPort(): Promise<{ port: number; close(): Promise<void> }> {
+    const server: Server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    return { port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  }
+
+  /** Whether something accepts TCP connections on 127.0.0.1:`port`. */
+  function accepts(port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+  }
+
+  it('releases what it had opened: the ops server and the namespace watch', async () => {
+    const taken = await holdPort();
+    const free = await holdPort();
+    const opsPort = free.port;
+    await free.close();
+    try {
+      const starting = startInProcess([
+        '--kubeconfig',
+        fake.kubeconfigPath,
+        '--config',
+        EXAMPLE_CONFIG,
+        ...tls.flags,
+        '--port',
+        String(taken.port),
+        '--ops-port',
+        String(opsPort),
+      ]);
+      await expect(starting).rejects.toThrow(
+        `cannot listen on 127.0.0.1:${taken.port} (--port): address already in use`,
+      );
+    } finally {
+      await taken.close();
+    }
+    expect(await accepts(opsPort)).toBe(false);
+    await eventually(() => expect(fake.openConnections).toBe(0));
   });
 });

@@ -93,8 +93,10 @@ describe('cluster namespace source: sync', () => {
 
     expect(source.status()).toMatchObject({ ready: false, size: 0 });
     expect(source.status().reason).toMatch(/not synced/);
+    expect(source.lastHeardAt()).toBeUndefined();
     await source.start();
     expect(source.status()).toEqual({ ready: true, size: 5 });
+    expect(source.lastHeardAt()).toBeDefined(); // the list counts as hearing from the API server
     expect(log.relists).toEqual(['initial']);
     expect(log.synced).toEqual([
       { reason: 'initial', size: 5, resourceVersion: String(fake.resourceVersion), pages: 1 },
@@ -467,7 +469,7 @@ describe('cluster namespace source: metrics adapter', () => {
     const nsMetrics = createNamespaceMetrics(registry);
     const { log, observer } = recorder();
     const { fake, source } = await setup({ observer: combineObservers(nsMetrics.observer, observer) }, false);
-    nsMetrics.track({ source, lastHeardAt: () => source.lastEventAt() });
+    nsMetrics.track(source);
     await source.start();
     await eventually(() => expect(fake.openWatches).toBe(1));
     fake.create('metered');
@@ -499,14 +501,6 @@ describe('cluster namespace source: metrics adapter', () => {
 });
 
 describe('loadKubeConfig', () => {
-  const saved = { ...process.env };
-  afterEach(() => {
-    for (const key of ['KUBECONFIG', 'KUBERNETES_SERVICE_HOST', 'KUBERNETES_SERVICE_PORT', 'HOME']) {
-      if (saved[key] === undefined) delete process.env[key];
-      else process.env[key] = saved[key];
-    }
-  });
-
   async function tempDir() {
     const dir = await mkdtemp(join(tmpdir(), 'kubeconfig-test-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
@@ -523,16 +517,8 @@ describe('loadKubeConfig', () => {
       'current-context': cluster,
     });
 
-  function clearEnv(home: string) {
-    delete process.env.KUBECONFIG;
-    delete process.env.KUBERNETES_SERVICE_HOST;
-    delete process.env.KUBERNETES_SERVICE_PORT;
-    process.env.HOME = home;
-  }
-
   it('takes --kubeconfig first, then KUBECONFIG (a merged path list: the first file wins)', async () => {
     const dir = await tempDir();
-    clearEnv(dir);
     const first = join(dir, 'first');
     const second = join(dir, 'second');
     await writeFile(first, config('https://first.example:6443', 'shared'));
@@ -551,12 +537,11 @@ describe('loadKubeConfig', () => {
         'current-context': 'other',
       }),
     );
-    process.env.KUBECONFIG = second;
-    expect(loadKubeConfig({ kubeconfig: first }).getCurrentCluster()?.server).toBe('https://first.example:6443');
-    expect(loadKubeConfig().getCurrentCluster()?.server).toBe('https://extra.example:6443');
+    const env = { HOME: dir, KUBECONFIG: second };
+    expect(loadKubeConfig({ kubeconfig: first, env }).getCurrentCluster()?.server).toBe('https://first.example:6443');
+    expect(loadKubeConfig({ env }).getCurrentCluster()?.server).toBe('https://extra.example:6443');
 
-    process.env.KUBECONFIG = [first, second].join(delimiter);
-    const merged = loadKubeConfig();
+    const merged = loadKubeConfig({ env: { HOME: dir, KUBECONFIG: [first, second].join(delimiter) } });
     expect(merged.getCurrentContext()).toBe('shared');
     expect(merged.getCurrentCluster()?.server).toBe('https://first.example:6443');
     expect(merged.getClusters().map((c) => c.name)).toEqual(['shared', 'extra']);
@@ -564,10 +549,8 @@ describe('loadKubeConfig', () => {
 
   it('uses the in-cluster service account when there is no kubeconfig, and says what is missing', async () => {
     const dir = await tempDir();
-    clearEnv(dir);
-    process.env.KUBERNETES_SERVICE_HOST = '10.96.0.1';
-    process.env.KUBERNETES_SERVICE_PORT = '443';
-    expect(() => loadKubeConfig({ inClusterPathPrefix: dir })).toThrow(
+    const env = { HOME: dir, KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' };
+    expect(() => loadKubeConfig({ inClusterPathPrefix: dir, env })).toThrow(
       new KubeConfigError(
         `in-cluster configuration: ${dir}/var/run/secrets/kubernetes.io/serviceaccount/token is missing (automountServiceAccountToken: false?)`,
       ),
@@ -575,51 +558,53 @@ describe('loadKubeConfig', () => {
     const sa = join(dir, 'var/run/secrets/kubernetes.io/serviceaccount');
     await mkdir(sa, { recursive: true });
     await writeFile(join(sa, 'token'), 'sa-token');
-    const kc = loadKubeConfig({ inClusterPathPrefix: dir });
+    const kc = loadKubeConfig({ inClusterPathPrefix: dir, env });
     expect(kc.getCurrentCluster()).toMatchObject({ server: 'https://10.96.0.1:443', caFile: `${sa}/ca.crt` });
+    expect(kc.getCurrentUser()).toMatchObject({ authProvider: { config: { tokenFile: `${sa}/token` } } });
+    // An IPv6 service host is bracketed, as client-go's net.JoinHostPort does.
+    const v6 = loadKubeConfig({ inClusterPathPrefix: dir, env: { ...env, KUBERNETES_SERVICE_HOST: 'fd00::1' } });
+    expect(v6.getCurrentCluster()?.server).toBe('https://[fd00::1]:443');
   });
 
   it('falls back to ~/.kube/config, and refuses to guess beyond it', async () => {
     const dir = await tempDir();
-    clearEnv(dir);
-    expect(() => loadKubeConfig()).toThrow(
+    const env = { HOME: dir };
+    expect(() => loadKubeConfig({ env })).toThrow(
       new KubeConfigError('no Kubernetes client configuration: pass --kubeconfig, set KUBECONFIG, or run in a cluster'),
     );
     await mkdir(join(dir, '.kube'));
     await writeFile(join(dir, '.kube', 'config'), config('https://home.example:6443', 'home'));
-    expect(loadKubeConfig().getCurrentCluster()?.server).toBe('https://home.example:6443');
+    expect(loadKubeConfig({ env }).getCurrentCluster()?.server).toBe('https://home.example:6443');
   });
 
   it('names the file and the problem', async () => {
     const dir = await tempDir();
-    clearEnv(dir);
-    expect(() => loadKubeConfig({ kubeconfig: join(dir, 'nope') })).toThrow(
+    const env = { HOME: dir };
+    expect(() => loadKubeConfig({ kubeconfig: join(dir, 'nope'), env })).toThrow(
       new KubeConfigError(`kubeconfig ${join(dir, 'nope')} (--kubeconfig): not found`),
     );
     const plain = join(dir, 'plain');
     await writeFile(plain, config('http://127.0.0.1:8080', 'plain'));
-    expect(() => loadKubeConfig({ kubeconfig: plain })).toThrow(/plain http needs insecure-skip-tls-verify: true/);
+    expect(() => loadKubeConfig({ kubeconfig: plain, env })).toThrow(/plain http needs insecure-skip-tls-verify: true/);
     const dangling = join(dir, 'dangling');
     await writeFile(dangling, JSON.stringify({ ...JSON.parse(config('https://x:1', 'x')), 'current-context': 'y' }));
-    expect(() => loadKubeConfig({ kubeconfig: dangling })).toThrow(/current context "y" names no known cluster/);
+    expect(() => loadKubeConfig({ kubeconfig: dangling, env })).toThrow(/current context "y" names no known cluster/);
   });
 
   it('skips missing files in a KUBECONFIG list like kubectl, but not when none exists', async () => {
     const dir = await tempDir();
-    clearEnv(dir);
     const real = join(dir, 'real');
     await writeFile(real, config('https://listed.example:6443', 'listed'));
-    process.env.KUBECONFIG = [join(dir, 'missing-1'), real].join(delimiter);
-    expect(loadKubeConfig().getCurrentCluster()?.server).toBe('https://listed.example:6443');
-    process.env.KUBECONFIG = [join(dir, 'missing-1'), join(dir, 'missing-2')].join(delimiter);
-    expect(() => loadKubeConfig()).toThrow(/none of the files in KUBECONFIG exists/);
+    const listed = { HOME: dir, KUBECONFIG: [join(dir, 'missing-1'), real].join(delimiter) };
+    expect(loadKubeConfig({ env: listed }).getCurrentCluster()?.server).toBe('https://listed.example:6443');
+    const none = { HOME: dir, KUBECONFIG: [join(dir, 'missing-1'), join(dir, 'missing-2')].join(delimiter) };
+    expect(() => loadKubeConfig({ env: none })).toThrow(/none of the files in KUBECONFIG exists/);
   });
 
-  it('feeds the source from $KUBECONFIG when no path is given', async () => {
+  it('feeds the source from $KUBECONFIG in the environment it is given when no path is given', async () => {
     const fake = await startFakeKubeApi();
     cleanups.push(() => fake.close());
-    process.env.KUBECONFIG = fake.kubeconfigPath;
-    const source = createClusterNamespaceSource({ ...fast });
+    const source = createClusterNamespaceSource({ ...fast, env: { KUBECONFIG: fake.kubeconfigPath } });
     cleanups.push(() => source.stop());
     await source.start();
     expect(source.status()).toEqual({ ready: true, size: 4 });
