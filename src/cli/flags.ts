@@ -6,9 +6,9 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 
-export const USAGE_EXIT_CODE = 2;
+const USAGE_EXIT_CODE = 2;
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface Flags {
@@ -37,7 +37,23 @@ interface FlagSpec {
   valueName: string;
   help: string;
   default?: string;
+  /** Validates and converts the text given. */
+  schema: z.ZodType;
+  /** What the value must be, for the error: `--port: "x" is not <expected>`. */
+  expected: string;
 }
+
+const filePath = { schema: z.string().min(1), expected: 'a file path' };
+
+// 0 is accepted: it asks the OS for a free port (tests).
+const portNumber = {
+  schema: z
+    .string()
+    .regex(/^\d{1,5}$/)
+    .transform(Number)
+    .refine((n) => n <= 65535),
+  expected: 'a port number (1-65535)',
+};
 
 const SPECS = {
   config: {
@@ -45,18 +61,21 @@ const SPECS = {
     env: 'DNS_TUNER_CONFIG',
     valueName: 'FILE',
     help: 'policy configuration (YAML); default: built-in',
+    ...filePath,
   },
   namespaces: {
     key: 'namespaces',
     env: 'DNS_TUNER_NAMESPACES',
     valueName: 'FILE',
     help: 'read Namespaces from this YAML file instead of the cluster',
+    ...filePath,
   },
   kubeconfig: {
     key: 'kubeconfig',
     env: 'KUBECONFIG',
     valueName: 'FILE',
-    help: 'kubeconfig for the cluster namespace source; default: in-cluster',
+    help: 'kubeconfig for the cluster namespace source; default: in-cluster, else ~/.kube/config',
+    ...filePath,
   },
   'tls-cert': {
     key: 'tlsCert',
@@ -64,6 +83,7 @@ const SPECS = {
     valueName: 'FILE',
     help: 'serving certificate chain (PEM)',
     default: 'certs/tls.crt',
+    ...filePath,
   },
   'tls-key': {
     key: 'tlsKey',
@@ -71,22 +91,41 @@ const SPECS = {
     valueName: 'FILE',
     help: 'serving key (PEM)',
     default: 'certs/tls.key',
+    ...filePath,
   },
-  port: { key: 'port', env: 'DNS_TUNER_PORT', valueName: 'PORT', help: 'webhook HTTPS port', default: '9443' },
+  port: {
+    key: 'port',
+    env: 'DNS_TUNER_PORT',
+    valueName: 'PORT',
+    help: 'webhook HTTPS port',
+    default: '9443',
+    ...portNumber,
+  },
   'ops-port': {
     key: 'opsPort',
     env: 'DNS_TUNER_OPS_PORT',
     valueName: 'PORT',
     help: 'plain HTTP port for /livez, /readyz, /metrics',
     default: '8080',
+    ...portNumber,
   },
-  host: { key: 'host', env: 'DNS_TUNER_HOST', valueName: 'ADDRESS', help: 'address to listen on', default: '0.0.0.0' },
+  host: {
+    key: 'host',
+    env: 'DNS_TUNER_HOST',
+    valueName: 'ADDRESS',
+    help: 'address to listen on',
+    default: '0.0.0.0',
+    schema: z.string().min(1),
+    expected: 'a host name or IP address',
+  },
   'log-level': {
     key: 'logLevel',
     env: 'DNS_TUNER_LOG_LEVEL',
     valueName: 'LEVEL',
     help: LOG_LEVELS.join('|'),
     default: 'info',
+    schema: z.enum(LOG_LEVELS),
+    expected: `a log level (${LOG_LEVELS.join(', ')})`,
   },
   'drain-delay': {
     key: 'drainDelaySeconds',
@@ -94,29 +133,6 @@ const SPECS = {
     valueName: 'SECONDS',
     help: 'on SIGTERM, keep serving (not ready) this long before closing',
     default: '5',
-  },
-} as const satisfies Record<string, FlagSpec>;
-
-type FlagName = keyof typeof SPECS;
-
-const port = (allowZero: boolean) =>
-  z
-    .string()
-    .regex(/^\d{1,5}$/)
-    .transform(Number)
-    .refine((n) => n <= 65535 && (allowZero || n > 0));
-
-const VALUE_SCHEMAS: Record<FlagName, { schema: z.ZodType; expected: string }> = {
-  config: { schema: z.string().min(1), expected: 'a file path' },
-  namespaces: { schema: z.string().min(1), expected: 'a file path' },
-  kubeconfig: { schema: z.string().min(1), expected: 'a file path' },
-  'tls-cert': { schema: z.string().min(1), expected: 'a file path' },
-  'tls-key': { schema: z.string().min(1), expected: 'a file path' },
-  port: { schema: port(true), expected: 'a port number (1-65535)' },
-  'ops-port': { schema: port(true), expected: 'a port number (1-65535)' },
-  host: { schema: z.string().min(1), expected: 'a host name or IP address' },
-  'log-level': { schema: z.enum(LOG_LEVELS), expected: `a log level (${LOG_LEVELS.join(', ')})` },
-  'drain-delay': {
     schema: z
       .string()
       .regex(/^\d+(\.\d+)?$/)
@@ -124,7 +140,9 @@ const VALUE_SCHEMAS: Record<FlagName, { schema: z.ZodType; expected: string }> =
       .refine((n) => n <= 300),
     expected: 'a number of seconds (0-300)',
   },
-};
+} as const satisfies Record<string, FlagSpec>;
+
+type FlagName = keyof typeof SPECS;
 
 const NAMES = Object.keys(SPECS) as FlagName[];
 
@@ -180,10 +198,10 @@ export function parseFlags(argv: readonly string[], env: Readonly<Record<string,
       label = `--${name}`;
     }
     if (raw === undefined) continue;
-    const { schema, expected } = VALUE_SCHEMAS[name];
-    const result = schema.safeParse(raw);
+    const result = spec.schema.safeParse(raw);
     if (!result.success) {
-      return { ok: false, error: `${label}: ${JSON.stringify(raw)} is not ${expected}`, exitCode: USAGE_EXIT_CODE };
+      const error = `${label}: ${JSON.stringify(raw)} is not ${spec.expected}`;
+      return { ok: false, error, exitCode: USAGE_EXIT_CODE };
     }
     out[spec.key] = result.data;
   }

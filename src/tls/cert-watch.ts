@@ -52,7 +52,7 @@ function message(error: unknown): string {
  * Validates a certificate chain (leaf first) and its key. An expired pair fails; `contextOptions` turns the pair
  * into what the server will get, so OpenSSL gets the last word too.
  */
-export function checkPair(
+function checkPair(
   snapshot: Snapshot,
   paths: CertificatePaths,
   contextOptions: (pair: CertificatePair) => SecureContextOptions,
@@ -108,10 +108,9 @@ export interface InitialCertificate {
 export async function readCertificate(
   paths: CertificatePaths,
   contextOptions: (pair: CertificatePair) => SecureContextOptions,
-  now: number = Date.now(),
 ): Promise<InitialCertificate> {
   const snapshot = await readSnapshot([paths.certPath, paths.keyPath]);
-  return { snapshot, check: checkPair(snapshot, paths, contextOptions, now) };
+  return { snapshot, check: checkPair(snapshot, paths, contextOptions, Date.now()) };
 }
 
 /** What to start the server with: the valid pair, else an expired but otherwise good one, else nothing. */
@@ -134,8 +133,6 @@ export interface CertificateWatchOptions {
   onReload?: ((reload: CertificateReload) => void) | undefined;
   contextOptions: (pair: CertificatePair) => SecureContextOptions;
   pollIntervalMs?: number | undefined;
-  debounceMs?: number | undefined;
-  now?: (() => number) | undefined;
 }
 
 export interface CertificateWatcher {
@@ -155,18 +152,15 @@ export function watchCertificate(
   initial: InitialCertificate,
   opts: CertificateWatchOptions,
 ): CertificateWatcher {
-  const now = opts.now ?? Date.now;
-  const served = initial.check.ok || initial.check.expiredPair !== undefined;
-  let current = served ? initial.check.certificate : undefined;
+  let current = servedPair(initial) ? initial.check.certificate : undefined;
   let lastError = initial.check.ok ? undefined : initial.check.error;
 
   const watch = watchFiles({
     paths: [paths.certPath, paths.keyPath],
     baseline: initial.snapshot,
     pollIntervalMs: opts.pollIntervalMs,
-    debounceMs: opts.debounceMs,
     onChange(snapshot) {
-      const check = checkPair(snapshot, paths, opts.contextOptions, now());
+      const check = checkPair(snapshot, paths, opts.contextOptions, Date.now());
       if (check.ok) {
         try {
           opts.install(check.pair);
@@ -189,7 +183,7 @@ export function watchCertificate(
     current: () => current,
     readiness() {
       if (!current) return { ok: false, reason: lastError ?? 'no serving certificate' };
-      if (current.notAfter.getTime() <= now()) {
+      if (current.notAfter.getTime() <= Date.now()) {
         const newer = lastError ? `; newer files rejected: ${lastError}` : '';
         return { ok: false, reason: `serving certificate expired at ${current.notAfter.toISOString()}${newer}` };
       }
