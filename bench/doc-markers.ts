@@ -7,8 +7,8 @@
  *   …generated…
  *   <!-- bench:dns end -->
  *
- * The heading sits OUTSIDE the markers, and generated bodies use `###` and below: a writer that replaces a `## `
- * heading up to the next `## ` line (bench/report.ts's writeSection) then never swallows a marker.
+ * The heading sits OUTSIDE the markers, so a person may retitle it; generated bodies use `###` and below, so a
+ * body never looks like the start of another section.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -17,7 +17,7 @@ const HEADER = [
   '# Benchmarks',
   '',
   'Measured numbers, not goals: every section says on which machine, with which command and when it was run,',
-  'and is rewritten by the benchmark that produced it.',
+  'and is rewritten by the benchmark that produced it (`npm run bench:webhook -- --out docs/benchmarks.md`, …).',
   '',
 ].join('\n');
 

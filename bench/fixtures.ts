@@ -163,10 +163,7 @@ function pod(shape: PodShape, namespace: string): Json {
       },
     },
     schedulerName: 'default-scheduler',
-    tolerations: [
-      { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
-      { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
-    ],
+    tolerations: defaultTolerations(),
     priorityClassName: 'business-critical',
     priority: 100000,
     enableServiceLinks: true,
@@ -233,12 +230,8 @@ function minimalPod(shape: PodShape, namespace: string): Json {
       ports: [{ containerPort: 8080, protocol: 'TCP' }],
       env,
       resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
-      volumeMounts: [
-        { name: 'kube-api-access-5qj8d', readOnly: true, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' },
-      ],
-      terminationMessagePath: '/dev/termination-log',
-      terminationMessagePolicy: 'File',
-      imagePullPolicy: 'IfNotPresent',
+      volumeMounts: [tokenMount('kube-api-access-5qj8d')],
+      ...containerDefaults(),
     });
   }
   return {
@@ -269,10 +262,7 @@ function minimalPod(shape: PodShape, namespace: string): Json {
       serviceAccount: 'default',
       securityContext: {},
       schedulerName: 'default-scheduler',
-      tolerations: [
-        { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
-        { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
-      ],
+      tolerations: defaultTolerations(),
       priority: 0,
       enableServiceLinks: true,
       preemptionPolicy: 'PreemptLowerPriority',
@@ -326,15 +316,13 @@ function appContainer(name: string, namespace: string, envCount: number): Json {
       { name: 'tls', readOnly: true, mountPath: '/etc/tls' },
       { name: 'tmp', mountPath: '/tmp' },
       { name: 'logs', mountPath: '/var/log/checkout' },
-      { name: 'kube-api-access-7xk2p', readOnly: true, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' },
+      tokenMount(),
     ],
     livenessProbe: probe('/livez', 10),
     readinessProbe: probe('/readyz', 5),
     startupProbe: { ...probe('/livez', 0), failureThreshold: 30 },
     lifecycle: { preStop: { exec: { command: ['/bin/sh', '-c', 'sleep 5'] } } },
-    terminationMessagePath: '/dev/termination-log',
-    terminationMessagePolicy: 'FallbackToLogsOnError',
-    imagePullPolicy: 'IfNotPresent',
+    ...containerDefaults('FallbackToLogsOnError'),
     securityContext: {
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
@@ -357,13 +345,8 @@ function proxySidecar(): Json {
       successThreshold: 1,
       failureThreshold: 3,
     },
-    volumeMounts: [
-      { name: 'config', readOnly: true, mountPath: '/etc/envoy' },
-      { name: 'kube-api-access-7xk2p', readOnly: true, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' },
-    ],
-    terminationMessagePath: '/dev/termination-log',
-    terminationMessagePolicy: 'File',
-    imagePullPolicy: 'IfNotPresent',
+    volumeMounts: [{ name: 'config', readOnly: true, mountPath: '/etc/envoy' }, tokenMount()],
+    ...containerDefaults(),
     securityContext: { allowPrivilegeEscalation: false, runAsUser: 101 },
   };
 }
@@ -374,13 +357,8 @@ function logShipper(): Json {
     image: 'cr.fluentbit.io/fluent/fluent-bit:3.1.4',
     env: [{ name: 'FLUENT_ELASTICSEARCH_HOST', value: 'logs.observability.svc.cluster.local' }],
     resources: { requests: { cpu: '20m', memory: '32Mi' }, limits: { memory: '64Mi' } },
-    volumeMounts: [
-      { name: 'logs', readOnly: true, mountPath: '/var/log/checkout' },
-      { name: 'kube-api-access-7xk2p', readOnly: true, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' },
-    ],
-    terminationMessagePath: '/dev/termination-log',
-    terminationMessagePolicy: 'File',
-    imagePullPolicy: 'IfNotPresent',
+    volumeMounts: [{ name: 'logs', readOnly: true, mountPath: '/var/log/checkout' }, tokenMount()],
+    ...containerDefaults(),
   };
 }
 
@@ -391,13 +369,27 @@ function migrationContainer(app: string): Json {
     command: ['/app/migrate', 'up'],
     env: [{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: `${app}-db`, key: 'url' } } }],
     resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '128Mi' } },
-    volumeMounts: [
-      { name: 'kube-api-access-7xk2p', readOnly: true, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' },
-    ],
-    terminationMessagePath: '/dev/termination-log',
-    terminationMessagePolicy: 'File',
-    imagePullPolicy: 'IfNotPresent',
+    volumeMounts: [tokenMount()],
+    ...containerDefaults(),
   };
+}
+
+/** Where the ServiceAccount admission plugin mounts the token volume into every container. */
+function tokenMount(volume = 'kube-api-access-7xk2p'): Json {
+  return { name: volume, readOnly: true, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' };
+}
+
+/** The container fields the apiserver defaults (pkg/apis/core/v1/defaults.go), in the order they are written. */
+function containerDefaults(terminationMessagePolicy = 'File'): Json {
+  return { terminationMessagePath: '/dev/termination-log', terminationMessagePolicy, imagePullPolicy: 'IfNotPresent' };
+}
+
+/** The tolerations the DefaultTolerationSeconds admission plugin adds to every pod. */
+function defaultTolerations(): Json[] {
+  return [
+    { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+    { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+  ];
 }
 
 /** What the ServiceAccount admission plugin adds to every pod (BoundServiceAccountTokenVolume). */

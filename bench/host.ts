@@ -1,4 +1,4 @@
-/** What a measured number was measured on: the lines that head bench:dns and soak results in docs/benchmarks.md. */
+/** What a measured number was measured on: the lines that head the results in docs/benchmarks.md. */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, release, totalmem } from 'node:os';
@@ -9,7 +9,7 @@ function firstLine(command: string, args: string[]): string | undefined {
   return run.error === undefined && text !== '' ? text.split('\n')[0]?.trim() : undefined;
 }
 
-function cpuModel(): string {
+export function cpuModel(): string {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   return /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown';
 }

@@ -1,18 +1,10 @@
 /**
- * Helpers every benchmark shares: the machine description that heads each result, small statistics, Markdown
- * tables, and writing one `## Section` of docs/benchmarks.md without touching the other sections.
+ * Helpers every benchmark shares: the machine description that heads the webhook result, small statistics, Markdown
+ * tables, and the command line as a reader can paste it. Writing a section of docs/benchmarks.md: ./doc-markers.ts.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
-
-export const DOC_HEADER = [
-  '# Benchmarks',
-  '',
-  'Measured numbers, not goals: every section says on which machine, with which command and when it was run,',
-  'and is rewritten by the benchmark that produced it (`npm run bench:webhook -- --out docs/benchmarks.md`, …).',
-  '',
-].join('\n');
+import { cpuModel } from './host.ts';
 
 export interface Machine {
   cpus: number;
@@ -22,8 +14,6 @@ export interface Machine {
 }
 
 export function machine(): Machine {
-  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
-  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown';
   let memory = 'unknown';
   try {
     // `free -h`'s "Mem:" line: total, used, free, shared, buff/cache, available.
@@ -35,7 +25,7 @@ export function machine(): Machine {
   } catch {
     // free(1) missing: leave unknown.
   }
-  return { cpus: availableParallelism(), cpuModel: model, memory, node: process.version };
+  return { cpus: availableParallelism(), cpuModel: cpuModel(), memory, node: process.version };
 }
 
 export function loadAverage(): string {
@@ -73,22 +63,13 @@ export function mib(bytes: number): string {
 }
 
 /**
- * Replaces the `## {title}` section of a Markdown file (up to the next `## ` heading) with `body`, or appends it;
- * creates the file with DOC_HEADER if it does not exist.
+ * `word` as a POSIX shell reads it back: unchanged when it holds nothing the shell treats specially, otherwise in
+ * single quotes. For `--flag=value` only the value is quoted (`--server-flags='--a --b'`), as a person would write it.
  */
-export function writeSection(file: string, title: string, body: string): void {
-  const heading = `## ${title}`;
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : DOC_HEADER;
-  const lines = text.split('\n');
-  const start = lines.findIndex((l) => l.trim() === heading);
-  const section = [heading, '', body.trimEnd(), ''];
-  if (start === -1) {
-    const trimmed = text.trimEnd();
-    writeFileSync(file, `${trimmed}\n\n${section.join('\n')}`);
-    return;
-  }
-  let end = lines.findIndex((l, i) => i > start && /^## /.test(l));
-  if (end === -1) end = lines.length;
-  const next = [...lines.slice(0, start), ...section, ...(end < lines.length ? lines.slice(end) : [])];
-  writeFileSync(file, `${next.join('\n').trimEnd()}\n`);
+export function shellWord(word: string): string {
+  const safe = /^[\w@%+=:,./-]+$/;
+  if (safe.test(word)) return word;
+  const quoted = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
+  const flag = /^(--[\w-]+=)(.*)$/s.exec(word);
+  return flag ? `${flag[1]}${quoted(flag[2] ?? '')}` : quoted(word);
 }

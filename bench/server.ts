@@ -19,15 +19,7 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../src/config/load.ts';
-import {
-  buildWebhookApp,
-  DEFAULT_BODY_LIMIT,
-  HEADERS_TIMEOUT_MS,
-  KEEP_ALIVE_TIMEOUT_MS,
-  REQUEST_TIMEOUT_MS,
-  TLS_HANDSHAKE_TIMEOUT_MS,
-  tlsContextOptions,
-} from '../src/http/webhook-app.ts';
+import { buildWebhookApp, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUTS, tlsContextOptions } from '../src/http/webhook-app.ts';
 import { createMetrics } from '../src/metrics/metrics.ts';
 import { createMemoryNamespaceSource } from './memory-source.ts';
 
@@ -75,9 +67,9 @@ let answer = Buffer.from(
 
 /** Fastify passes the same to node:https (see buildWebhookApp): the limit gets the identical server setup. */
 const serverOptions = {
-  headersTimeout: HEADERS_TIMEOUT_MS,
-  connectionsCheckingInterval: 5_000,
-  handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+  headersTimeout: DEFAULT_TIMEOUTS.headersMs,
+  connectionsCheckingInterval: DEFAULT_TIMEOUTS.connectionsCheckingIntervalMs,
+  handshakeTimeout: DEFAULT_TIMEOUTS.handshakeMs,
 };
 
 async function startOurs(
@@ -118,9 +110,10 @@ async function startLimit(cert: string, key: string): Promise<{ port: number; cl
       }
     });
   });
-  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.requestTimeout = REQUEST_TIMEOUT_MS;
-  server.setTimeout(KEEP_ALIVE_TIMEOUT_MS + 5_000);
+  server.keepAliveTimeout = DEFAULT_TIMEOUTS.keepAliveMs;
+  server.requestTimeout = DEFAULT_TIMEOUTS.requestMs;
+  // buildWebhookApp's connectionTimeout: socket inactivity, 5 s above the keep-alive timeout.
+  server.setTimeout(DEFAULT_TIMEOUTS.keepAliveMs + 5_000);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { port: (server.address() as AddressInfo).port, close: () => server.close() };
 }

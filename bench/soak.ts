@@ -11,11 +11,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatSoakSummary, median, runSoak, type SoakResult } from '../test/support/soak.ts';
+import { ROOT } from '../test/support/paths.ts';
+import { MAIN } from '../test/support/process.ts';
+import { formatSoakSummary, runSoak, type SoakResult } from '../test/support/soak.ts';
 import { writeMarkedSection } from './doc-markers.ts';
 import { factsMarkdown, hostFacts } from './host.ts';
+import { median, table } from './report.ts';
 
-const ROOT = new URL('../', import.meta.url).pathname;
 const MIB = 1024 * 1024;
 /**
  * Bound on each "the change shows" wait. The namespace source backs off like client-go's reflector after a watch
@@ -48,7 +50,7 @@ if (args.server !== 'child' && args.server !== 'in-process') {
   process.exit(2);
 }
 const server = args.server;
-if (server === 'child' && !existsSync(join(ROOT, 'dist/main.js'))) {
+if (server === 'child' && !existsSync(MAIN)) {
   process.stderr.write('soak: dist/main.js is missing: run `npm run build` first (or pass --server in-process)\n');
   process.exit(2);
 }
@@ -71,20 +73,15 @@ function memoryTrend(result: SoakResult): string {
     const heaps = part.flatMap((s) => (s.heapUsed === undefined ? [] : [s.heapUsed]));
     heap.push(heaps.length > 0 ? (median(heaps) / MIB).toFixed(1) : '–');
   }
-  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  return [
-    line(header),
-    `|---|${header
-      .slice(1)
-      .map(() => '--:')
-      .join('|')}|`,
-    line(rss),
-    line(heap),
-  ].join('\n');
+  return table(header, [rss, heap]);
 }
 
 const startedAt = new Date();
-const command = `npm run soak -- --minutes ${minutes}${clients === 4 ? '' : ` --clients ${clients}`}${
+// NODE_OPTIONS reaches the server child too (its environment is this one's): part of what was measured.
+const nodeOptions = process.env.NODE_OPTIONS
+  ? `NODE_OPTIONS="${process.env.NODE_OPTIONS.replace(/["\\$`]/g, '\\$&')}" `
+  : '';
+const command = `${nodeOptions}npm run soak -- --minutes ${minutes}${clients === 4 ? '' : ` --clients ${clients}`}${
   server === 'child' ? '' : ' --server in-process'
 }`;
 process.stderr.write(`soak: ${minutes} min, ${clients} clients, server ${server}\n`);

@@ -11,7 +11,8 @@
  *
  * Usage: npm run bench:webhook -- [--quick] [--duration S] [--rounds N] [--only LIST] [--concurrency LIST] [--out FILE]
  *   --only         comma list of: small, typical, large (the main table), pod-size, namespaces (the growth tables)
- *   --out FILE     also write the Markdown into FILE's "## Webhook cost" section (docs/benchmarks.md)
+ *   --out FILE     also write the Markdown into FILE's "## Webhook cost" section (docs/benchmarks.md, between the
+ *                  `<!-- bench:webhook start/end -->` markers)
  */
 import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -23,13 +24,15 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { makeCa, makeServingCert } from '../scripts/pki.ts';
 import { MUTATE_PATH } from '../src/http/webhook-app.ts';
+import { EXAMPLE_CONFIG, ROOT, SERVICE_NAME } from '../test/support/paths.ts';
+import { writeMarkedSection } from './doc-markers.ts';
 import { LARGE_POD_BYTES, largeReview, podReview, reviewBytes, SMALL, TYPICAL } from './fixtures.ts';
 import { defaultPolicyNamespaces, namespaceName } from './memory-source.ts';
-import { fixed, loadAverage, machine, median, mib, percentile, table, writeSection } from './report.ts';
+import { fixed, loadAverage, machine, median, mib, percentile, shellWord, table } from './report.ts';
 import type { FromChild, Role, ToChild, Usage } from './server.ts';
 
 const SECTION = 'Webhook cost';
-const SERVICE_NAME = 'dns-tuner.dns-tuner.svc';
+const SECTION_ID = 'bench:webhook';
 const MAIN_NAMESPACES = 10_000;
 const POD_SIZES = [1, 5, 10, 25, 50];
 const NAMESPACE_COUNTS = [10, 1_000, 10_000, 100_000];
@@ -121,8 +124,6 @@ function parseFlags(argv: string[]): Flags {
 // ---------------------------------------------------------------------------------------------------------------
 // Child servers
 
-const ROOT = new URL('..', import.meta.url).pathname;
-
 /**
  * Compiles bench/server.ts and the sources it imports to JavaScript with the project's own compiler settings, as the
  * container image runs dist/: Node's type stripping would load its TypeScript transformer into the server process
@@ -189,7 +190,7 @@ class BenchServer {
   static async start(role: Role, pem: { cert: string; key: string }, namespaces = 0): Promise<BenchServer> {
     const server = new BenchServer(role);
     const ready = await server.call(
-      { type: 'start', role, cert: pem.cert, key: pem.key, namespaces, config: join(ROOT, 'examples/config.yaml') },
+      { type: 'start', role, cert: pem.cert, key: pem.key, namespaces, config: EXAMPLE_CONFIG },
       'ready',
     );
     server.port = (ready as { port: number }).port;
@@ -759,9 +760,9 @@ async function main(): Promise<void> {
   }
   const loadBefore = loadAverage();
   const date = new Date().toISOString();
-  const command = ['npm run bench:webhook', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(
-    ' ',
-  );
+  // Each word quoted as needed, so the line in the doc can be pasted back into a shell.
+  const args = process.argv.slice(2).map(shellWord);
+  const command = ['npm run bench:webhook', ...(args.length > 0 ? ['--', ...args] : [])].join(' ');
   progress(`bench:webhook: load average before ${loadBefore}`);
 
   const compiled = compileServer();
@@ -812,7 +813,7 @@ async function main(): Promise<void> {
   const text = markdown(results);
   process.stdout.write(`## ${SECTION}\n\n${text}\n`);
   if (flags.out) {
-    writeSection(flags.out, SECTION, text);
+    writeMarkedSection(flags.out, SECTION_ID, SECTION, text);
     progress(`bench:webhook: wrote "## ${SECTION}" in ${flags.out}`);
   }
 }

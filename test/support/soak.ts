@@ -21,7 +21,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID, X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -32,14 +32,15 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import jsonpatch from 'fast-json-patch';
 import { pino } from 'pino';
+import { median } from '../../bench/report.ts';
 import { type Ca, makeCa, makeServingCert, type Pem } from '../../scripts/pki.ts';
 import { type FakeKubeApi, startFakeKubeApi } from './fake-kube-api.ts';
-import { type AtomicVolume, atomicVolume, metricValue, readyz, scrape, startInProcess } from './live.ts';
-import { decodePatch, type Json, ROOT, requestOf, responseOf, reviewIn } from './webhook.ts';
+import { type AtomicVolume, atomicVolume, eventually, metricValue, readyz, scrape, startInProcess } from './live.ts';
+import { ROOT, SERVICE_NAME } from './paths.ts';
+import { isolatedEnv, loopbackPorts, MAIN, requireBuilt } from './process.ts';
+import { decodePatch, type Json, requestOf, responseOf, reviewIn } from './webhook.ts';
 
-export const SERVICE_NAME = 'dns-tuner.dns-tuner.svc';
 const POLICY_LABEL = 'dns-tuner.io/policy';
-const MAIN = join(ROOT, 'dist', 'main.js');
 const MIB = 1024 * 1024;
 
 export interface SoakOptions {
@@ -125,13 +126,6 @@ export interface SoakResult {
   slowestSettleMs: Record<string, number>;
 }
 
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
 /** The policy config as the soak edits it: `default` with the given ndots, and `options-only`. */
 function configText(ndots: number, note: string): string {
   return `# ${note}
@@ -189,7 +183,7 @@ async function startServer(
  * Counts the server's JSON log lines by message, for warnings and errors only (level >= 40), and the `review` lines;
  * keeps nothing else, so memory stays flat however long the soak runs.
  */
-export class LogTally {
+class LogTally {
   readonly warnings = new Map<string, number>();
   reviewLines = 0;
   private partial = '';
@@ -250,19 +244,13 @@ async function startInProcessServer(args: string[], logs: LogTally): Promise<Ser
 }
 
 async function startChildServer(args: string[], drainSeconds: number, logs: LogTally): Promise<Server> {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\``);
+  requireBuilt(MAIN);
   const home = await mkdtemp(join(tmpdir(), 'dns-tuner-soak-home-'));
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
-  for (const key of Object.keys(env)) if (key.startsWith('DNS_TUNER_') || key.startsWith('KUBE')) delete env[key];
+  // Not spawnNode (./process.ts): it keeps all of stdout, and a long soak logs every review.
   const child: ChildProcess = spawn(
     process.execPath,
-    [
-      MAIN,
-      ...args,
-      ...['--host', '127.0.0.1', '--port', '0', '--ops-port', '0', '--drain-delay', String(drainSeconds)],
-      ...['--log-level', 'info'],
-    ],
-    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
+    [MAIN, ...args, ...loopbackPorts(drainSeconds), '--log-level', 'info'],
+    { cwd: ROOT, env: isolatedEnv({ HOME: home }), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   let stderr = '';
@@ -434,11 +422,6 @@ function review(port: number, namespace: string, ca: string, agent: https.Agent 
   });
 }
 
-function ndotsOf(spec: Json | undefined): string | undefined {
-  const options = (spec?.dnsConfig as { options?: Array<{ name: string; value?: string }> } | undefined)?.options;
-  return options?.find((o) => o.name === 'ndots')?.value;
-}
-
 function optionOf(spec: Json | undefined, name: string): string | undefined {
   const options = (spec?.dnsConfig as { options?: Array<{ name: string; value?: string }> } | undefined)?.options;
   return options?.find((o) => o.name === name)?.value;
@@ -521,7 +504,10 @@ async function soak(
   );
   cleanups.push(() => server.kill());
   // Ready: namespaces synced and a certificate served.
-  await waitFor('dns-tuner ready', 15_000, async () => (await readyz(server.opsPort)).status === 200);
+  await eventually(async () => {
+    const ready = await readyz(server.opsPort);
+    if (ready.status !== 200) throw new Error(`dns-tuner not ready: ${JSON.stringify(ready.failing)}`);
+  }, 15_000);
 
   const t0 = performance.now();
   const elapsed = () => performance.now() - t0;
@@ -594,7 +580,9 @@ async function soak(
   /** Waits until `check` holds; on timeout records a problem and goes on (the soak still ends cleanly). */
   const settle = async (what: string, check: () => Promise<boolean>) => {
     const began = performance.now();
-    const ok = await waitFor(what, options.settleTimeoutMs, check).then(
+    const ok = await eventually(async () => {
+      if (!(await check())) throw new Error(`${what}: not yet`);
+    }, options.settleTimeoutMs).then(
       () => true,
       () => false,
     );
@@ -638,7 +626,7 @@ async function soak(
     await configVolume.write({ 'config.yaml': configText(ndots, `edit ${++edits}`) });
     changes.configValid++;
     const want = String(ndots);
-    await settle(`config edit to ndots ${ndots}`, async () => ndotsOf((await probe('shop')).spec) === want);
+    await settle(`config edit to ndots ${ndots}`, async () => optionOf((await probe('shop')).spec, 'ndots') === want);
 
     // A new namespace, labelled: its pods get the policy.
     churnName = `churn-${cycles}`;
@@ -646,7 +634,7 @@ async function soak(
     changes.namespacesCreated++;
     await settle(`new namespace ${churnName} with policy default`, async () => {
       const answer = await probe(churnName);
-      return answer.spec?.dnsPolicy === 'None' && ndotsOf(answer.spec) === want;
+      return answer.spec?.dnsPolicy === 'None' && optionOf(answer.spec, 'ndots') === want;
     });
 
     // Relabelled to the other policy: the next pods get that one.
@@ -672,7 +660,7 @@ async function soak(
     await settle('invalid config rejected', async () => {
       return (await metric('dns_tuner_config_reloads_total', 'result="failed"')) > failedBefore;
     });
-    const kept = ndotsOf((await probe('shop')).spec);
+    const kept = optionOf((await probe('shop')).spec, 'ndots');
     if (kept !== want) problems.push(`after the invalid config, shop pods got ndots ${kept} instead of ${want}`);
 
     await rotate();
@@ -813,20 +801,6 @@ function fullGc(): () => void {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `check` until it returns true; rejects after `ms` (errors from `check` count as "not yet"). */
-async function waitFor(what: string, ms: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      // Not yet.
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(50);
-  }
 }
 
 /** The summary, as Markdown lines (the long soak prints it and writes it into docs/benchmarks.md). */
