@@ -45,7 +45,7 @@ describe('loadConfig', () => {
     await expect(loadConfig(file)).rejects.toThrow(/got 20$/);
   });
 
-  it('names the file and the alias when an alias has no anchor (the parser accepts it, only toJS objects)', async () => {
+  it('names the file and the alias when an alias has no anchor (the parser accepts it; toJS throws)', async () => {
     const file = join(dir, 'alias.yaml');
     await writeFile(file, 'clusterDNS: 10.96.0.10\nmode: *nope\n');
     await expect(loadConfig(file)).rejects.toThrow(

@@ -119,7 +119,7 @@ describe('config reload through a ConfigMap-style ..data swap', () => {
     await eventually(async () => expect(await ndotsNow()).toBe('5'));
   });
 
-  it('rejects and counts a file the YAML parser accepts but cannot turn into values (an alias to no anchor)', async () => {
+  it('rejects and counts a file the parser accepts but toJS cannot turn into values (an alias to no anchor)', async () => {
     const failed = (await reloads('failed')) ?? 0;
     const ok = (await reloads('ok')) ?? 0;
     await volume.write({ 'config.yaml': `${config(6)}clusterDomain: *nope\n` });
