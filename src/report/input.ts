@@ -15,6 +15,7 @@ import { isDnsLabel } from '../core/validation.ts';
 import { DnsTunerError } from '../http/errors.ts';
 import { parsePodView } from '../kube/pod.ts';
 import { toNamespaceInfo } from '../namespaces/source.ts';
+import { firstSyntaxError, toJS } from '../yaml/locate.ts';
 
 type Json = Record<string, unknown>;
 
@@ -78,22 +79,16 @@ export function parseYamlDocuments(text: string, label = 'YAML'): Parsed<YamlDoc
   if (!Array.isArray(docs)) return fail(new DnsTunerError('DNS_TUNER_BAD_YAML', `${label}: not a YAML stream`));
   const out: YamlDocument[] = [];
   for (const doc of docs) {
-    const syntax = doc.errors[0];
+    const syntax = firstSyntaxError(doc);
     if (syntax) {
-      const { line, col } = lineCounter.linePos(syntax.pos[0]);
-      const first = syntax.message.split('\n')[0] ?? syntax.code;
-      const message = /call stack/i.test(first) ? 'nested too deeply' : first;
-      return fail(new DnsTunerError('DNS_TUNER_BAD_YAML', `line ${line}, column ${col}: ${message}`));
+      const { line, col } = lineCounter.linePos(syntax.offset ?? 0);
+      return fail(new DnsTunerError('DNS_TUNER_BAD_YAML', `line ${line}, column ${col}: ${syntax.message}`));
     }
     const contents = doc.contents;
-    let value: unknown;
-    try {
-      value = doc.toJS({ maxAliasCount: 100 });
-    } catch (error) {
-      // Too many aliases (a "billion laughs" document), or an alias to nothing.
-      const message = error instanceof Error ? error.message : String(error);
-      return fail(new DnsTunerError('DNS_TUNER_BAD_YAML', message));
-    }
+    // Too many aliases (a "billion laughs" document), or an alias to nothing.
+    const parsed = toJS(doc, { maxAliasCount: 100 });
+    if (!parsed.ok) return fail(new DnsTunerError('DNS_TUNER_BAD_YAML', parsed.problem.message));
+    const value = parsed.value;
     // A document with only comments, `---` or `~` carries nothing.
     if (contents === null || value === null || value === undefined) continue;
     out.push({ value, line: lineCounter.linePos(contents.range?.[0] ?? 0).line });

@@ -4,7 +4,8 @@
  * that does not exist (`mode: *nope`), too many aliases (a "billion laughs" document) — and a reader must turn that
  * into an error naming the file, like any other bad content, not let an exception escape.
  *
- * Used by the config file (src/config/load.ts) and the namespace file (src/namespaces/file-source.ts).
+ * Used by the config file (src/config/load.ts), the namespace file (src/namespaces/file-source.ts) and the dry-run
+ * input (src/report/input.ts).
  */
 import { type Document, type LineCounter, type ToJSOptions, visit } from 'yaml';
 
