@@ -19,7 +19,13 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../src/config/load.ts';
-import { buildWebhookApp, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUTS, tlsContextOptions } from '../src/http/webhook-app.ts';
+import {
+  buildWebhookApp,
+  connectionTimeoutMs,
+  DEFAULT_BODY_LIMIT,
+  DEFAULT_TIMEOUTS,
+  tlsContextOptions,
+} from '../src/http/webhook-app.ts';
 import { createMetrics } from '../src/metrics/metrics.ts';
 import { createMemoryNamespaceSource } from './memory-source.ts';
 
@@ -112,8 +118,7 @@ async function startLimit(cert: string, key: string): Promise<{ port: number; cl
   });
   server.keepAliveTimeout = DEFAULT_TIMEOUTS.keepAliveMs;
   server.requestTimeout = DEFAULT_TIMEOUTS.requestMs;
-  // buildWebhookApp's connectionTimeout: socket inactivity, 5 s above the keep-alive timeout.
-  server.setTimeout(DEFAULT_TIMEOUTS.keepAliveMs + 5_000);
+  server.setTimeout(connectionTimeoutMs(DEFAULT_TIMEOUTS));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { port: (server.address() as AddressInfo).port, close: () => server.close() };
 }

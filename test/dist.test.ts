@@ -10,7 +10,16 @@ import { join } from 'node:path';
 import jsonpatch from 'fast-json-patch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_HOSTS } from '../scripts/pki.ts';
-import { isolatedEnv, loopbackPorts, MAIN, type NodeRun, spawnNode, waitFor, waitForLog } from './support/process.ts';
+import {
+  isolatedEnv,
+  loopbackPorts,
+  MAIN,
+  type NodeRun,
+  requireBuilt,
+  spawnNode,
+  waitFor,
+  waitForLog,
+} from './support/process.ts';
 import {
   decodePatch,
   EXAMPLE_CONFIG,
@@ -40,7 +49,7 @@ function start(args: string[]): NodeRun {
 }
 
 beforeAll(async () => {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` (npm test does it in pretest)`);
+  requireBuilt(MAIN);
   dir = await mkdtemp(join(tmpdir(), 'dns-tuner-dist-'));
   tls = await writeServingFiles(dir, DEV_HOSTS);
   // Beside the certificate, where the banner's curl looks for it.

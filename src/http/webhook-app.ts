@@ -107,6 +107,11 @@ export function setTlsContext(app: FastifyInstance, tls: TlsFiles): void {
   server.setSecureContext(tlsContextOptions(tls));
 }
 
+/** Socket inactivity: above the keep-alive timeout, so it never cuts an idle keep-alive connection first. */
+export function connectionTimeoutMs(timeouts: ServerTimeouts): number {
+  return timeouts.keepAliveMs + 5_000;
+}
+
 export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
   const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const lookupTimeoutMs = opts.lookupTimeoutMs ?? DEFAULT_LOOKUP_TIMEOUT_MS;
@@ -126,8 +131,7 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
     // failed call for the apiserver. Answer it instead (with `Connection: close`, see closeConnections).
     return503OnClosing: false,
     requestTimeout: timeouts.requestMs,
-    // Socket inactivity; above the keep-alive timeout so it never cuts an idle keep-alive connection first.
-    connectionTimeout: timeouts.keepAliveMs + 5_000,
+    connectionTimeout: connectionTimeoutMs(timeouts),
   };
   const tls: SecureContextOptions | undefined =
     opts.https === NO_CERTIFICATE_YET

@@ -4,7 +4,6 @@
  * change, and the metrics an operator watches (cache size, relists, watch restarts, last event age) are exposed.
  * Also the built binary with `$KUBECONFIG` as a path list, which the flag parser reports as --kubeconfig's value.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -21,7 +20,7 @@ import {
   scrape,
   startInProcess,
 } from '../support/live.ts';
-import { isolatedEnv, loopbackPorts, MAIN, spawnNode, waitForLog } from '../support/process.ts';
+import { isolatedEnv, loopbackPorts, MAIN, requireBuilt, spawnNode, waitForLog } from '../support/process.ts';
 import { EXAMPLE_CONFIG, responseOf, writeServingFiles } from '../support/webhook.ts';
 
 const POLICY = 'dns-tuner.io/policy';
@@ -121,7 +120,7 @@ describe('cluster namespace source wired into dns-tuner', () => {
   });
 
   it('the built binary takes $KUBECONFIG as a path list (the loader merges it; it is not one file)', async () => {
-    expect(existsSync(MAIN), `${MAIN} is missing: run \`npm run build\``).toBe(true);
+    requireBuilt(MAIN);
     const fake = await fakeApi();
     // A second file with other names: kubectl-style merging keeps the first file's current-context.
     const other = join(dir, 'other-kubeconfig');

@@ -108,6 +108,9 @@ describe('config reload through a ConfigMap-style ..data swap', () => {
   });
 
   it('keeps the last good config when the file disappears from the volume', async () => {
+    // Each test sets the state it starts from, so it does not depend on the one before.
+    await volume.write({ 'config.yaml': config(4) });
+    await eventually(async () => expect(await ndotsNow()).toBe('4'));
     const failed = (await reloads('failed')) ?? 0;
     await volume.write({ 'other.yaml': 'x: 1\n' });
     await eventually(async () => expect(await reloads('failed')).toBe(failed + 1));
@@ -120,6 +123,8 @@ describe('config reload through a ConfigMap-style ..data swap', () => {
   });
 
   it('rejects and counts a file the parser accepts but toJS cannot turn into values (an alias to no anchor)', async () => {
+    await volume.write({ 'config.yaml': config(5) });
+    await eventually(async () => expect(await ndotsNow()).toBe('5'));
     const failed = (await reloads('failed')) ?? 0;
     const ok = (await reloads('ok')) ?? 0;
     await volume.write({ 'config.yaml': `${config(6)}clusterDomain: *nope\n` });

@@ -11,7 +11,6 @@
  * Namespaces come from the fake API server, so a review for a namespace the cache does not know costs a direct GET,
  * which the fake holds until the source's 1 s timeout: a review guaranteed to last across the moment of closing.
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import https from 'node:https';
 import { connect, createServer, type Server } from 'node:net';
@@ -20,7 +19,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeKubeApi, startFakeKubeApi } from '../support/fake-kube-api.ts';
 import { eventually, postReview, type ReviewResult, readyz, startInProcess } from '../support/live.ts';
-import { isolatedEnv, loopbackPorts, MAIN, type NodeRun, spawnNode, waitForLog } from '../support/process.ts';
+import {
+  isolatedEnv,
+  loopbackPorts,
+  MAIN,
+  type NodeRun,
+  requireBuilt,
+  spawnNode,
+  waitForLog,
+} from '../support/process.ts';
 import {
   EXAMPLE_CONFIG,
   requestOf,
@@ -31,6 +38,8 @@ import {
 } from '../support/webhook.ts';
 
 const DRAIN_SECONDS = 2;
+/** The cluster source's direct-GET timeout (its default): how long the last review stays in flight. */
+const DIRECT_GET_TIMEOUT_MS = 1_000;
 const WORKERS = 4;
 /** How long the clients keep sending after they saw /readyz fail: well inside the drain. */
 const ENDPOINT_REMOVAL_MS = 500;
@@ -43,7 +52,7 @@ let fake: FakeKubeApi;
 let child: NodeRun | undefined;
 
 beforeAll(async () => {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` (npm test does it in pretest)`);
+  requireBuilt(MAIN);
   dir = await mkdtemp(join(tmpdir(), 'dns-tuner-shutdown-'));
   tls = await writeServingFiles(dir);
   fake = await startFakeKubeApi();
@@ -145,10 +154,12 @@ describe('SIGTERM under load', () => {
     await Promise.all(workers);
     for (const agent of agents) agent.destroy();
 
-    // One last review, sent shortly before the drain ends, for a namespace the cache lacks: its direct GET hangs
-    // until the source's 1 s timeout, so it is still in flight when the server stops accepting.
+    // One last review, sent before the drain ends, for a namespace the cache lacks: its direct GET hangs until the
+    // source's timeout, so it is still in flight when the server stops accepting. Sent half that timeout before the
+    // end of the drain: late enough to straddle the close, early enough that a slow machine does not miss the drain.
     fake.setFault('get', 'hang');
-    await new Promise((r) => setTimeout(r, Math.max(0, sigtermAt + DRAIN_SECONDS * 1000 - 300 - Date.now())));
+    const sendAt = sigtermAt + DRAIN_SECONDS * 1000 - DIRECT_GET_TIMEOUT_MS / 2;
+    await new Promise((r) => setTimeout(r, Math.max(0, sendAt - Date.now())));
     // Over a keep-alive connection: once answered, the server itself must close it, or closing would wait for it.
     const slowAgent = new https.Agent({ keepAlive: true });
     const slow = send(port, 'brand-new', slowAgent);
