@@ -23,10 +23,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseConfigText } from '../src/config/load.ts';
 import { decide } from '../src/core/decide.ts';
-import { defaultNameForms, type NameForm } from '../src/core/query-cost.ts';
 import { type RenderedResolvConf, renderResolvConf } from '../src/core/resolv-conf.ts';
 import { type Config, LABEL_POLICY, type PodDns } from '../src/core/types.ts';
 import { parsePodView } from '../src/kube/pod.ts';
+import { defaultNameForms, type NameForm } from '../src/resolver-model/name-forms.ts';
 import {
   assertLabPrerequisites,
   buildMuslLookup,

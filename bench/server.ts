@@ -8,7 +8,7 @@
  *   parent → { type: 'stop' }            child exits
  *
  * Roles:
- *   ours   buildWebhookApp wired as src/main.ts wires it: the example config, a pino logger at info (one JSON line
+ *   ours   the webhook as src/server/wire.ts wires it for the composition root: the example config, a pino logger at info (one JSON line
  *          per review, written synchronously like pino's default stdout destination, here to /dev/null), a metrics
  *          registry with the default process metrics, and an in-memory namespace source with N namespaces.
  *   limit  a bare node:https server with the same certificate, key and TLS/HTTP options that reads the body,
@@ -19,14 +19,10 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../src/config/load.ts';
-import {
-  buildWebhookApp,
-  connectionTimeoutMs,
-  DEFAULT_BODY_LIMIT,
-  DEFAULT_TIMEOUTS,
-  tlsContextOptions,
-} from '../src/http/webhook-app.ts';
+import { connectionTimeoutMs, DEFAULT_BODY_LIMIT, DEFAULT_TIMEOUTS } from '../src/http/webhook-app.ts';
 import { createMetrics } from '../src/metrics/metrics.ts';
+import { wireWebhook } from '../src/server/wire.ts';
+import { tlsContextOptions } from '../src/tls/context.ts';
 import { createMemoryNamespaceSource } from './memory-source.ts';
 
 export type Role = 'ours' | 'limit';
@@ -71,7 +67,7 @@ let answer = Buffer.from(
   JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: '', allowed: true } }),
 );
 
-/** Fastify passes the same to node:https (see buildWebhookApp): the limit gets the identical server setup. */
+/** Fastify passes the same to node:https (see src/http/webhook-app.ts): the limit gets the identical server setup. */
 const serverOptions = {
   headersTimeout: DEFAULT_TIMEOUTS.headersMs,
   connectionsCheckingInterval: DEFAULT_TIMEOUTS.connectionsCheckingIntervalMs,
@@ -93,7 +89,7 @@ async function startOurs(
   const metrics = createMetrics(registry, { version: 'bench' });
   const namespaces = createMemoryNamespaceSource(count);
   await namespaces.start();
-  const app = buildWebhookApp({ logger, getConfig: () => config, namespaces, metrics, https: { cert, key } });
+  const { app } = wireWebhook({ logger, getConfig: () => config, namespaces, metrics, https: { cert, key } });
   await app.listen({ host: '127.0.0.1', port: 0 });
   return { port: (app.server.address() as AddressInfo).port, close: () => app.close() };
 }

@@ -1,30 +1,40 @@
 #!/usr/bin/env node
 /**
- * The `dns-tuner` command (package.json `bin`): subcommands for people, next to the webhook server (dist/main.js).
- * `dns-tuner explain -f deploy.yaml` shows what the webhook would do to a workload (./explain.ts).
+ * The `dns-tuner` command (package.json `bin`), one entry point with subcommands:
+ *   serve     the webhook server (the image runs it as `node dist/main.js`, the same thing)
+ *   explain   what the webhook would do to a workload (./explain.ts), offline or against a running webhook
+ * Each subcommand is imported when it runs, so `explain` offline never loads the HTTP server (Fastify).
  */
-import { EXIT_BAD_INPUT, EXIT_OK, EXPLAIN_USAGE, runExplain } from './explain.ts';
+import { EXIT_BAD_INPUT, EXIT_OK } from '../errors.ts';
 
 const USAGE = `Usage: dns-tuner <command> [options]
 
 Commands
+  serve     run the webhook (dns-tuner serve --help); the container runs it as node dist/main.js
   explain   what the webhook would do to a Pod or workload, and why (dns-tuner explain --help)
   help      this text
-
-The webhook server itself is started with: node dist/main.js --help
 `;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
   switch (command) {
-    case 'explain':
+    case 'serve': {
+      const { runServe } = await import('./serve.ts');
+      return runServe(rest, process.env);
+    }
+    case 'explain': {
+      const { runExplain } = await import('./explain.ts');
       return runExplain(rest, io);
+    }
     case 'help':
     case '--help':
-    case '-h':
-      process.stdout.write(rest[0] === 'explain' ? EXPLAIN_USAGE : USAGE);
+    case '-h': {
+      if (rest[0] === 'explain') process.stdout.write((await import('./explain.ts')).EXPLAIN_USAGE);
+      else if (rest[0] === 'serve') process.stdout.write(`${(await import('./flags.ts')).usage()}\n`);
+      else process.stdout.write(USAGE);
       return EXIT_OK;
+    }
     case undefined:
       process.stderr.write(USAGE);
       return EXIT_BAD_INPUT;

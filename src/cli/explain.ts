@@ -12,20 +12,17 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config/load.ts';
-import type { Config } from '../core/types.ts';
-import { DRY_RUN_PATH, runDryRun } from '../http/dry-run.ts';
-import { DnsTunerError } from '../http/errors.ts';
-import { DEFAULT_LOOKUP_TIMEOUT_MS, reviewPod } from '../http/webhook-app.ts';
-import { createFileNamespaceSource, NamespaceFileError } from '../namespaces/file-source.ts';
+import { loadConfig } from '../config/load.ts';
+import { objectsOf, POD_TEMPLATE_PATHS, parseNames, parseYamlDocuments, type WhatIf } from '../dryrun/input.ts';
+import type { DryRunReport } from '../dryrun/report.ts';
+import { createDryRunService } from '../dryrun/service.ts';
+import { formatReportText } from '../dryrun/text.ts';
+import { DnsTunerError, ERRORS, type ErrorCode, EXIT_FAILED, EXIT_OK, isExpected } from '../errors.ts';
+import { createFileNamespaceSource } from '../namespaces/file-source.ts';
 import type { NamespaceSource } from '../namespaces/source.ts';
-import { objectsOf, POD_TEMPLATE_PATHS, parseNames, parseYamlDocuments, type WhatIf } from '../report/input.ts';
-import type { DryRunReport } from '../report/report.ts';
-import { formatReportText } from '../report/text.ts';
 
-export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_BAD_INPUT = 2;
+/** Where `POST /dry-run` lives on a running webhook (src/http/dry-run.ts serves it; no HTTP code is imported here). */
+const DRY_RUN_PATH = '/dry-run';
 
 export const EXPLAIN_USAGE = `Usage: dns-tuner explain -f FILE [options]
 
@@ -74,16 +71,15 @@ interface ExplainFlags {
   insecure: boolean;
 }
 
-class UsageError extends Error {}
-
 /** Runs `dns-tuner explain ARGS`; resolves to the exit code. Never throws. */
 export async function runExplain(args: string[], io: Io): Promise<number> {
   let flags: ExplainFlags | 'help';
   try {
     flags = parseExplainFlags(args);
   } catch (error) {
-    io.stderr.write(`dns-tuner explain: ${(error as Error).message}\nRun dns-tuner explain --help for usage.\n`);
-    return EXIT_BAD_INPUT;
+    if (!isExpected(error)) throw error;
+    io.stderr.write(`dns-tuner explain: ${error.message}\nRun dns-tuner explain --help for usage.\n`);
+    return error.exitCode;
   }
   if (flags === 'help') {
     io.stdout.write(EXPLAIN_USAGE);
@@ -92,50 +88,43 @@ export async function runExplain(args: string[], io: Io): Promise<number> {
   try {
     return await explain(flags, io);
   } catch (error) {
-    if (error instanceof BadInput || error instanceof ConfigError || error instanceof NamespaceFileError) {
-      io.stderr.write(`dns-tuner explain: ${error.message}\n`);
-      return EXIT_BAD_INPUT;
-    }
     io.stderr.write(`dns-tuner explain: ${error instanceof Error ? error.message : String(error)}\n`);
-    return EXIT_FAILED;
+    return isExpected(error) ? error.exitCode : EXIT_FAILED;
   }
 }
-
-class BadInput extends Error {}
 
 function parseExplainFlags(args: string[]): ExplainFlags | 'help' {
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(args);
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw usageError((error as Error).message);
   }
   const v = parsed.values;
   if (v.help) return 'help';
-  if (parsed.positionals.length > 0)
-    throw new UsageError(`unexpected argument ${JSON.stringify(parsed.positionals[0])}`);
-  if (v.filename === undefined) throw new UsageError('-f FILE is required (use -f - for stdin)');
+  if (parsed.positionals.length > 0) throw usageError(`unexpected argument ${JSON.stringify(parsed.positionals[0])}`);
+  if (v.filename === undefined) throw usageError('-f FILE is required (use -f - for stdin)');
   const output = v.output ?? 'text';
   if (output !== 'text' && output !== 'json')
-    throw new UsageError(`--output must be text or json, got ${JSON.stringify(output)}`);
+    throw usageError(`--output must be text or json, got ${JSON.stringify(output)}`);
   const names = parseNames(v.names, '--names');
-  if (!names.ok) throw new UsageError(names.error.message.replace(/^bad query parameter /, ''));
+  if (!names.ok) throw usageError(names.error.message.replace(/^bad query parameter /, ''));
   let server: URL | undefined;
   if (v.server !== undefined) {
     try {
       server = new URL(v.server);
     } catch {
-      throw new UsageError(`--server must be a URL such as https://localhost:9443, got ${JSON.stringify(v.server)}`);
+      throw usageError(`--server must be a URL such as https://localhost:9443, got ${JSON.stringify(v.server)}`);
     }
     if (server.protocol !== 'https:' && server.protocol !== 'http:') {
-      throw new UsageError(`--server must be an http(s) URL, got ${JSON.stringify(v.server)}`);
+      throw usageError(`--server must be an http(s) URL, got ${JSON.stringify(v.server)}`);
     }
     for (const offline of ['config', 'namespaces'] as const) {
-      if (v[offline] !== undefined) throw new UsageError(`--${offline} is for offline use; the server uses its own`);
+      if (v[offline] !== undefined) throw usageError(`--${offline} is for offline use; the server uses its own`);
     }
   } else {
     for (const remote of ['cacert', 'insecure'] as const) {
-      if (v[remote] !== undefined) throw new UsageError(`--${remote} needs --server`);
+      if (v[remote] !== undefined) throw usageError(`--${remote} needs --server`);
     }
   }
   const labels = keyValues(v.label ?? [], '--label');
@@ -181,7 +170,7 @@ function keyValues(entries: string[], flag: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const entry of entries) {
     const eq = entry.indexOf('=');
-    if (eq <= 0) throw new UsageError(`${flag} takes KEY=VALUE, got ${JSON.stringify(entry)}`);
+    if (eq <= 0) throw usageError(`${flag} takes KEY=VALUE, got ${JSON.stringify(entry)}`);
     out[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
   return out;
@@ -197,7 +186,11 @@ async function readInput(filename: string, stdin: Readable): Promise<string> {
     return await readFile(filename, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new BadInput(`${filename}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+    throw new DnsTunerError(
+      'DNS_TUNER_BAD_FILE',
+      filename,
+      code === 'ENOENT' ? 'no such file' : (error as Error).message,
+    );
   }
 }
 
@@ -213,9 +206,9 @@ async function explain(flags: ExplainFlags, io: Io): Promise<number> {
   const source = flags.filename === '-' ? 'stdin' : flags.filename;
   const text = await readInput(flags.filename, io.stdin);
   const docs = parseYamlDocuments(text);
-  if (!docs.ok) throw new BadInput(`${source}: ${docs.error.message}`);
+  if (!docs.ok) throw new DnsTunerError('DNS_TUNER_BAD_FILE', source, docs.error.message);
   const objects = objectsOf(docs.value);
-  if (objects.length === 0) throw new BadInput(`${source}: no objects in it`);
+  if (objects.length === 0) throw new DnsTunerError('DNS_TUNER_BAD_FILE', source, 'no objects in it');
 
   // In a file of several objects (a Service beside its Deployment), the ones without pods are passed over.
   let items: Item[] = objects.map((object, i) => ({ object, label: describeItem(object, i, objects.length) }));
@@ -223,7 +216,8 @@ async function explain(flags: ExplainFlags, io: Io): Promise<number> {
     const passed = items.filter((item) => !EXPLAINABLE.has(kindOf(item.object) ?? ''));
     for (const item of passed) io.stderr.write(`dns-tuner explain: ${item.label}: no pod template, passed over\n`);
     items = items.filter((item) => !passed.includes(item));
-    if (items.length === 0) throw new BadInput(`${source}: no Pod, workload or AdmissionReview in it`);
+    if (items.length === 0)
+      throw new DnsTunerError('DNS_TUNER_BAD_FILE', source, 'no Pod, workload or AdmissionReview in it');
   }
 
   const run = flags.server === undefined ? await offlineRunner(flags) : await serverRunner(flags);
@@ -253,25 +247,23 @@ type RunResult = { ok: true; text: string; json: unknown } | { ok: false; error:
 type Runner = (object: unknown) => Promise<RunResult>;
 
 async function offlineRunner(flags: ExplainFlags): Promise<Runner> {
-  const config: Config = await loadConfig(flags.config);
+  const config = await loadConfig(flags.config);
   let namespaces: NamespaceSource | null = null;
   if (flags.namespaces !== undefined && flags.whatIf === undefined) {
     namespaces = createFileNamespaceSource(flags.namespaces);
     await namespaces.start();
   }
-  const deps = { review: reviewPod, config, namespaces, lookupTimeoutMs: DEFAULT_LOOKUP_TIMEOUT_MS };
+  const dryRun = createDryRunService({ getConfig: () => config, namespaces });
   return async (object) => {
     try {
-      const { report } = await runDryRun(deps, object, {
+      const { report } = await dryRun.run(object, {
         namespace: flags.namespace,
         names: flags.names,
         whatIf: flags.whatIf,
       });
       return { ok: true, json: report, text: formatReportText(report) };
     } catch (error) {
-      if (error instanceof DnsTunerError && error.statusCode < 500) {
-        return { ok: false, error: error.message, exit: EXIT_BAD_INPUT };
-      }
+      if (isExpected(error)) return { ok: false, error: error.message, exit: error.exitCode };
       throw error;
     }
   };
@@ -295,13 +287,17 @@ async function serverRunner(flags: ExplainFlags): Promise<Runner> {
         : { ok: true, json: undefined, text: res.body };
     }
     let message = res.body.trim();
+    let code: unknown;
     try {
-      message = (JSON.parse(res.body) as { message?: string }).message ?? message;
+      ({ message = message, code } = JSON.parse(res.body) as { message?: string; code?: unknown });
     } catch {
       // not JSON: show it as it came
     }
-    const exit = res.status >= 400 && res.status < 500 && res.status !== 404 ? EXIT_BAD_INPUT : EXIT_FAILED;
-    return { ok: false, error: `${url.origin} answered ${res.status}: ${message}`, exit };
+    // The server's coded error says whose fault it is (ERRORS' exit column); anything else is the server's failure.
+    const exit =
+      typeof code === 'string' && Object.hasOwn(ERRORS, code) ? ERRORS[code as ErrorCode].exitCode : EXIT_FAILED;
+    const failed = new DnsTunerError('DNS_TUNER_SERVER_FAILED', url.origin, res.status, message);
+    return { ok: false, error: failed.message, exit };
   };
 }
 
@@ -310,7 +306,11 @@ async function readCa(path: string): Promise<string> {
     return await readFile(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new BadInput(`--cacert ${path}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+    throw new DnsTunerError(
+      'DNS_TUNER_BAD_FILE',
+      `--cacert ${path}`,
+      code === 'ENOENT' ? 'no such file' : (error as Error).message,
+    );
   }
 }
 
@@ -346,6 +346,10 @@ function postJson(
     req.on('error', (error) => reject(new Error(`${url.origin}: ${error.message}`)));
     req.end(body);
   });
+}
+
+function usageError(message: string): DnsTunerError {
+  return new DnsTunerError('DNS_TUNER_BAD_FLAG', message);
 }
 
 function kindOf(object: unknown): string | undefined {

@@ -25,9 +25,12 @@ export interface Flags {
   drainDelaySeconds: number;
 }
 
+/** Where a setting came from: a flag on the command line, its environment variable, or the built-in default. */
+export type FlagOrigin = 'flag' | 'env' | 'default';
+
 export type FlagsParse =
   | { ok: true; help: true }
-  | { ok: true; help: false; flags: Flags }
+  | { ok: true; help: false; flags: Flags; origins: Partial<Record<keyof Flags, FlagOrigin>> }
   | { ok: false; error: string; exitCode: typeof USAGE_EXIT_CODE };
 
 interface FlagSpec {
@@ -154,7 +157,7 @@ export function usage(): string {
     return `${left.padEnd(28)}${spec.help}${def}  [$${spec.env}]`;
   });
   return [
-    'Usage: dns-tuner [flags]',
+    'Usage: dns-tuner serve [flags]   (the container: node dist/main.js [flags])',
     '',
     'Kubernetes mutating admission webhook that tunes Pod DNS from namespace policies.',
     '',
@@ -181,21 +184,26 @@ export function parseFlags(argv: readonly string[], env: Readonly<Record<string,
   if (values.help === true) return { ok: true, help: true };
 
   const out: Record<string, unknown> = {};
+  const origins: Partial<Record<keyof Flags, FlagOrigin>> = {};
   for (const name of NAMES) {
     const spec: FlagSpec = SPECS[name];
     const fromFlag = values[name];
     const fromEnv = env[spec.env];
     let raw: string | undefined;
     let label: string;
+    let origin: FlagOrigin;
     if (typeof fromFlag === 'string') {
       raw = fromFlag;
       label = `--${name}`;
+      origin = 'flag';
     } else if (fromEnv !== undefined && fromEnv !== '') {
       raw = fromEnv;
       label = spec.env;
+      origin = 'env';
     } else {
       raw = spec.default;
       label = `--${name}`;
+      origin = 'default';
     }
     if (raw === undefined) continue;
     const result = spec.schema.safeParse(raw);
@@ -204,8 +212,9 @@ export function parseFlags(argv: readonly string[], env: Readonly<Record<string,
       return { ok: false, error, exitCode: USAGE_EXIT_CODE };
     }
     out[spec.key] = result.data;
+    origins[spec.key] = origin;
   }
-  return { ok: true, help: false, flags: out as unknown as Flags };
+  return { ok: true, help: false, flags: out as unknown as Flags, origins };
 }
 
 function describeParseArgsError(error: unknown): string {

@@ -6,13 +6,15 @@
 import { LineCounter, parseDocument } from 'yaml';
 import { showValue } from '../admission/review.ts';
 import type { Config } from '../core/types.ts';
+import { DnsTunerError } from '../errors.ts';
 import { describeReadError, type FileContent, readSnapshot } from '../watch/files.ts';
 import { documentValue, locator } from '../yaml/locate.ts';
 import { type ConfigParse, configSchema, parseConfig } from './schema.ts';
 
-export class ConfigError extends Error {
+/** A config file that cannot be read or does not validate (DNS_TUNER_BAD_CONFIG). */
+export class ConfigError extends DnsTunerError {
   constructor(message: string) {
-    super(message);
+    super('DNS_TUNER_BAD_CONFIG', message);
     this.name = 'ConfigError';
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Look before you leap: `POST /dry-run` answers what /mutate would do with a Pod, a workload's pod template or an
- * AdmissionReview — through the very same review function (webhook-app.ts `reviewPod`), so the patch it shows is
- * byte-for-byte the one /mutate returns — plus the resolv.conf and query costs before and after, and the warnings.
+ * AdmissionReview, as a report (the dry-run service, ../dryrun/service.ts, runs the very review /mutate runs). These
+ * routes only decode the body and query, call the service and encode its answer.
  * `GET /dry-run/namespaces/{name}` shows a namespace's effective policy and where each value comes from.
  *
  * Bodies: JSON, or YAML (`application/yaml`, `text/yaml`, `application/x-yaml`, `text/plain`), one object per
@@ -10,134 +10,28 @@
  * what the namespace source says. Query: `?namespace=` (when the object names none), `?names=a,b` (extra names for
  * the cost table), `?output=text|json` (or `Accept: text/plain`).
  *
- * Bad input is answered 400 with a coded error (./errors.ts) naming what is wrong; nothing here answers 5xx for
+ * Bad input is answered 400 with a coded error (../errors.ts) naming what is wrong; nothing here answers 5xx for
  * input. Dry-run requests are not reviews: they are counted in dns_tuner_dry_run_requests_total, not reviews_total.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AdmissionRequest } from '../admission/review.ts';
-import type { Config, NamespaceInfo } from '../core/types.ts';
+import { isNamespaceName, parseNames, parseYamlDocuments, singleDocument } from '../dryrun/input.ts';
+import type { DryRunService } from '../dryrun/service.ts';
+import { formatNamespaceReportText, formatReportText } from '../dryrun/text.ts';
+import { DnsTunerError } from '../errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
-import type { NamespaceLookup, NamespaceSource } from '../namespaces/source.ts';
-import {
-  checkDepth,
-  type DryRunTarget,
-  isNamespaceName,
-  parseNames,
-  parseYamlDocuments,
-  singleDocument,
-  toTarget,
-  unwrapWhatIf,
-  type WhatIf,
-  whatIfNamespace,
-} from '../report/input.ts';
-import { buildNamespaceReport } from '../report/namespace-report.ts';
-import { buildDryRunReport, type DryRunReport, type NamespaceOrigin } from '../report/report.ts';
-import { formatNamespaceReportText, formatReportText } from '../report/text.ts';
-import { DnsTunerError, toDnsTunerError } from './errors.ts';
-import type { ReviewDeps, ReviewOutcome } from './webhook-app.ts';
+import type { ReviewDecision } from '../review/outcome.ts';
+import { toDnsTunerError } from './errors.ts';
 
 export const DRY_RUN_PATH = '/dry-run';
 export const YAML_CONTENT_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/plain'];
 
-/** webhook-app.ts `reviewPod`, passed in (not imported) so this module does not import the app that registers it. */
-export type ReviewFn = (request: AdmissionRequest, deps: ReviewDeps, lookupTimeoutMs: number) => Promise<ReviewOutcome>;
-
-// ---------------------------------------------------------------------------------------------------------------
-// The dry run itself, shared with `dns-tuner explain` (offline it runs this with the file loaders).
-
-export interface DryRunDeps {
-  review: ReviewFn;
-  config: Config;
-  /** null: nothing is known about namespaces (explain offline without --namespaces); every namespace is unknown. */
-  namespaces: NamespaceSource | null;
-  lookupTimeoutMs: number;
-}
-
-export interface DryRunParams {
-  /** `?namespace=` / `-n`. */
-  namespace?: string | undefined;
-  /** Extra names for the cost table, already validated (parseNames). */
-  names?: readonly string[] | undefined;
-  /** `explain --label/--annotation`: replaces both the source and a wrapper's namespace. */
-  whatIf?: WhatIf | undefined;
-}
-
-export interface DryRunResult {
-  report: DryRunReport;
-  target: DryRunTarget;
-  outcome: ReviewOutcome;
-}
-
-/** Runs one object (or a what-if wrapper) through the webhook's review; throws a DnsTunerError for bad input. */
-export async function runDryRun(deps: DryRunDeps, body: unknown, params: DryRunParams = {}): Promise<DryRunResult> {
-  const shallow = checkDepth(body);
-  if (!shallow.ok) throw shallow.error;
-  const unwrapped = unwrapWhatIf(body);
-  if (!unwrapped.ok) throw unwrapped.error;
-  const whatIf = params.whatIf ?? unwrapped.value.whatIf;
-  const target = toTarget(unwrapped.value.object, params.namespace ?? whatIf?.name);
-  if (!target.ok) throw target.error;
-  if (whatIf?.name !== undefined && whatIf.name !== target.value.namespace) {
-    const theirs = JSON.stringify(target.value.namespace);
-    throw new DnsTunerError('DNS_TUNER_NAMESPACE_MISMATCH', JSON.stringify(whatIf.name), theirs);
-  }
-
-  let namespaces: NamespaceSource;
-  let origin: NamespaceOrigin;
-  if (whatIf !== undefined) {
-    namespaces = fixedSource(whatIfNamespace(target.value.namespace, whatIf));
-    origin = 'what-if';
-  } else if (deps.namespaces !== null) {
-    namespaces = deps.namespaces;
-    origin = 'namespace-source';
-  } else {
-    namespaces = fixedSource(undefined);
-    origin = 'none';
-  }
-  // One config for the whole run: a reload between the review and the report must not mix two configs.
-  const config = deps.config;
-  const outcome = await deps.review(
-    target.value.request,
-    { getConfig: () => config, namespaces },
-    deps.lookupTimeoutMs,
-  );
-  const report = buildDryRunReport({
-    target: target.value,
-    review: outcome,
-    config,
-    namespaceOrigin: origin,
-    names: params.names,
-  });
-  return { report, target: target.value, outcome };
-}
-
-/** A NamespaceSource that knows one namespace (or none): the "what if", and explain without a namespace file. */
-function fixedSource(info: NamespaceInfo | undefined): NamespaceSource {
-  return {
-    async lookup(name): Promise<NamespaceLookup> {
-      return info !== undefined && info.name === name ? { found: true, namespace: info } : { found: false };
-    },
-    status: () => ({ ready: true, size: info === undefined ? 0 : 1 }),
-    async start() {},
-    async stop() {},
-  };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// The routes
-
 export interface DryRunRouteDeps {
-  getConfig: () => Config;
-  namespaces: NamespaceSource;
+  dryRun: DryRunService;
   metrics: Metrics;
   bodyLimit: number;
-  lookupTimeoutMs: number;
-  review: ReviewFn;
-  /** For GET /dry-run/namespaces/{name}. */
-  lookupNamespace: (source: NamespaceSource, name: string, timeoutMs: number) => Promise<NamespaceLookup>;
 }
 
-type DryRunResultLabel = 'mutate' | 'skip' | 'dry-run' | 'unchanged' | 'bad-input' | 'error';
+type DryRunResultLabel = ReviewDecision | 'bad-input';
 type NamespaceResultLabel = 'opted-in' | 'not-opted-in' | 'not-found' | 'unavailable' | 'bad-input' | 'error';
 
 interface DryRunQuery {
@@ -179,16 +73,10 @@ export function registerDryRun(app: FastifyInstance, deps: DryRunRouteDeps): voi
       const started = process.hrtime.bigint();
       const query = parseQuery(request.query);
       const text = wantsText(request, query);
-      const { report, target, outcome } = await runDryRun(
-        {
-          review: deps.review,
-          config: deps.getConfig(),
-          namespaces: deps.namespaces,
-          lookupTimeoutMs: deps.lookupTimeoutMs,
-        },
-        request.body,
-        { namespace: query.namespace, names: query.names },
-      );
+      const { report, target, outcome } = await deps.dryRun.run(request.body, {
+        namespace: query.namespace,
+        names: query.names,
+      });
       counter.inc({ route: 'pod', result: report.decision satisfies DryRunResultLabel });
       request.log.info(
         {
@@ -215,19 +103,18 @@ export function registerDryRun(app: FastifyInstance, deps: DryRunRouteDeps): voi
       const text = wantsText(request, query);
       const { name } = request.params;
       if (!isNamespaceName(name)) throw new DnsTunerError('DNS_TUNER_BAD_NAMESPACE', JSON.stringify(name));
-      const config = deps.getConfig();
-      const lookup = await deps.lookupNamespace(deps.namespaces, name, deps.lookupTimeoutMs);
-      if (!lookup.found) {
+      const found = await deps.dryRun.namespace(name);
+      if (!found.found) {
         // Answered here rather than thrown, so the request is counted and logged once, with its own result.
-        const unavailable = 'error' in lookup;
+        const unavailable = found.error !== undefined;
         const coded = unavailable
-          ? new DnsTunerError('DNS_TUNER_NAMESPACE_UNAVAILABLE', JSON.stringify(name), lookup.error)
+          ? new DnsTunerError('DNS_TUNER_NAMESPACE_UNAVAILABLE', JSON.stringify(name), found.error ?? '')
           : new DnsTunerError('DNS_TUNER_NAMESPACE_NOT_FOUND', JSON.stringify(name));
         counter.inc({ route: 'namespace', result: unavailable ? 'unavailable' : 'not-found' });
         request.log.info({ dryRun: 'namespace', namespace: name, code: coded.code }, 'dry-run');
         return reply.code(coded.statusCode).send(coded.toBody());
       }
-      const report = buildNamespaceReport(config, lookup.namespace);
+      const { report } = found;
       const result: NamespaceResultLabel = report.optedIn ? 'opted-in' : 'not-opted-in';
       counter.inc({ route: 'namespace', result });
       request.log.info(

@@ -3,10 +3,12 @@
  * cluster). Accepts what `kubectl get ns -o yaml` prints (a `List`/`NamespaceList` with `items`), a multi-document
  * stream of Namespaces (`---` separated), or a plain YAML sequence of them.
  */
+
 import { isMap, isNode, isSeq, LineCounter, parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { showValue } from '../admission/review.ts';
 import type { NamespaceInfo } from '../core/types.ts';
+import { DnsTunerError } from '../errors.ts';
 import { describeReadError, readSnapshot } from '../watch/files.ts';
 import { documentValue, locator } from '../yaml/locate.ts';
 import { type NamespaceLookup, type NamespaceSource, type NamespaceSourceStatus, toNamespaceInfo } from './source.ts';
@@ -108,9 +110,10 @@ function isListKind(kind: unknown): boolean {
   return kind === 'List' || kind === 'NamespaceList';
 }
 
-export class NamespaceFileError extends Error {
-  constructor(message: string) {
-    super(message);
+/** A namespace file that cannot be read or does not validate (DNS_TUNER_BAD_NAMESPACE_FILE). */
+export class NamespaceFileError extends DnsTunerError {
+  constructor(detail: string) {
+    super('DNS_TUNER_BAD_NAMESPACE_FILE', detail);
     this.name = 'NamespaceFileError';
   }
 }
@@ -121,9 +124,9 @@ export function createFileNamespaceSource(path: string): NamespaceSource {
   return {
     async start() {
       const [file] = await readSnapshot([path]);
-      if (!file?.data) throw new NamespaceFileError(`namespace file ${path}: ${describeReadError(file?.error)}`);
+      if (!file?.data) throw new NamespaceFileError(`${path}: ${describeReadError(file?.error)}`);
       const parsed = parseNamespaceFile(file.data.toString('utf8'), path);
-      if (!parsed.ok) throw new NamespaceFileError(`namespace file ${parsed.error}`);
+      if (!parsed.ok) throw new NamespaceFileError(parsed.error);
       namespaces = parsed.namespaces;
     },
     async stop() {},

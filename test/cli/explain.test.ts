@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { makeCa } from '../../scripts/pki.ts';
 import { runExplain } from '../../src/cli/explain.ts';
-import type { DryRunReport } from '../../src/report/report.ts';
+import type { DryRunReport } from '../../src/dryrun/report.ts';
 import { isolatedEnv, requireBuilt, spawnNode } from '../support/process.ts';
 import {
   EXAMPLE_CONFIG,
@@ -118,7 +118,7 @@ describe('dns-tuner explain, offline', () => {
     const out = run.stdout;
     expect(out).toContain('dns-tuner dry run: Deployment shop/checkout (as the pod checkout-* it creates)');
     expect(out).toContain('Namespace shop (from the namespace source): label dns-tuner.io/policy=default');
-    expect(out).toContain('Decision: MUTATE (policy-applied)');
+    expect(out).toContain('Decision: MUTATED (policy-applied)');
     expect(out).toMatch(/^ {2}node-local +true +policy default$/m);
     expect(out).toContain(
       [
@@ -149,7 +149,7 @@ describe('dns-tuner explain, offline', () => {
   it('reads stdin with -f - (kubectl get deploy x -o yaml | dns-tuner explain -f -)', async () => {
     const run = await cli(['explain', '-f', '-', ...OFFLINE], { stdin: stringify(kubectlDeployment()) });
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toContain('Decision: MUTATE (policy-applied)');
+    expect(run.stdout).toContain('Decision: MUTATED (policy-applied)');
     // kubectl's output already carries the defaulted dnsPolicy: nothing to fill in.
     expect(run.stdout).not.toContain('filled in');
   });
@@ -158,7 +158,7 @@ describe('dns-tuner explain, offline', () => {
     const run = await cli(['explain', '-f', '-', '-o', 'json', ...OFFLINE], { stdin: stringify(kubectlDeployment()) });
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout) as DryRunReport;
-    expect(report).toMatchObject({ kind: 'DryRunReport', decision: 'mutate', policy: 'default' });
+    expect(report).toMatchObject({ kind: 'DryRunReport', decision: 'mutated', policy: 'default' });
     const review = reviewOf(report.pod as Json, 'shop');
     const res = await httpsPost(web.port, '/mutate', JSON.stringify(review), {
       ca: web.ca.cert,
@@ -181,9 +181,9 @@ describe('dns-tuner explain, offline', () => {
     expect(run.code, run.stderr).toBe(0);
     const reports = JSON.parse(run.stdout) as DryRunReport[];
     expect(reports.map((r) => [r.input.kind, r.decision, r.policy])).toEqual([
-      ['Deployment', 'mutate', 'default'],
-      ['CronJob', 'mutate', 'options-only'],
-      ['Job', 'skip', null],
+      ['Deployment', 'mutated', 'default'],
+      ['CronJob', 'mutated', 'options-only'],
+      ['Job', 'skipped', null],
     ]);
   });
 
@@ -191,7 +191,7 @@ describe('dns-tuner explain, offline', () => {
     const run = await cli(['explain', '-f', deployFile]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('Namespace shop: nothing known about it');
-    expect(run.stdout).toContain('Decision: SKIP (namespace-unknown)');
+    expect(run.stdout).toContain('Decision: SKIPPED (namespace-unknown)');
   });
 
   it('answers "what if" with --label and --annotation', async () => {
@@ -317,7 +317,7 @@ describe('dns-tuner explain --server', () => {
     );
     expect(run.code, run.stderr).toBe(0);
     const r = JSON.parse(run.stdout) as DryRunReport;
-    expect(r).toMatchObject({ decision: 'mutate', namespace: { name: 'legacy', origin: 'what-if' } });
+    expect(r).toMatchObject({ decision: 'mutated', namespace: { name: 'legacy', origin: 'what-if' } });
     expect(r.queryCost?.rows.at(-1)?.name).toBe('redis');
   });
 
@@ -327,7 +327,7 @@ describe('dns-tuner explain --server', () => {
     expect(refused.stderr).toMatch(/certificate|UNABLE_TO|self.signed/i);
     const insecure = await cli(['explain', '-f', deployFile, '--server', server, '--insecure']);
     expect(insecure.code, insecure.stderr).toBe(0);
-    expect(insecure.stdout).toContain('Decision: MUTATE');
+    expect(insecure.stdout).toContain('Decision: MUTATED');
   });
 
   it('exits 2 with the server’s message when the server says the input is bad', async () => {

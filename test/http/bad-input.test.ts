@@ -6,8 +6,9 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildOpsApp } from '../../src/http/ops-app.ts';
-import { buildWebhookApp, INTERNAL_ERROR_WARNING } from '../../src/http/webhook-app.ts';
 import type { NamespaceLookup, NamespaceSource } from '../../src/namespaces/source.ts';
+import { INTERNAL_ERROR_WARNING } from '../../src/review/service.ts';
+import { wireWebhook } from '../../src/server/wire.ts';
 import {
   captureLogger,
   type Deps,
@@ -24,13 +25,13 @@ let logs: LogCapture;
 let app: FastifyInstance;
 
 function build(namespaces: NamespaceSource = deps.namespaces, lookupTimeoutMs?: number): FastifyInstance {
-  return buildWebhookApp({
+  return wireWebhook({
     logger: logs.logger,
     getConfig: () => deps.config,
     namespaces,
     metrics: deps.metrics,
-    ...(lookupTimeoutMs === undefined ? {} : { lookupTimeoutMs }),
-  });
+    lookupTimeoutMs,
+  }).app;
 }
 
 beforeEach(async () => {

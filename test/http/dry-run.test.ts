@@ -8,8 +8,8 @@ import jsonpatch from 'fast-json-patch';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { Config } from '../../src/core/types.ts';
-import type { NamespaceReport } from '../../src/report/namespace-report.ts';
-import type { CostRowReport, DryRunReport } from '../../src/report/report.ts';
+import type { NamespaceReport } from '../../src/dryrun/namespace-report.ts';
+import type { CostRowReport, DryRunReport } from '../../src/dryrun/report.ts';
 import {
   exampleReview,
   type HttpsResult,
@@ -111,7 +111,7 @@ describe('POST /dry-run: a Deployment in an opted-in namespace', () => {
       kind: 'DryRunReport',
       input: { form: 'workload', kind: 'Deployment', name: 'checkout', namespace: 'shop', pod: 'checkout-*' },
       namespace: { name: 'shop', origin: 'namespace-source', status: 'found' },
-      decision: 'mutate',
+      decision: 'mutated',
       reason: 'policy-applied',
       policy: 'default',
       mode: 'enforce',
@@ -259,7 +259,7 @@ describe('POST /dry-run: the patch is byte for byte what /mutate returns', () =>
       namespace: { labels: { 'dns-tuner.io/policy': 'default' } },
       object: deploy,
     });
-    expect(enforce.decision).toBe('mutate');
+    expect(enforce.decision).toBe('mutated');
     expect(r.patch.operations.filter((op) => op.path !== '/metadata/annotations')).toEqual(
       enforce.patch.operations.filter((op) => op.path !== '/metadata/annotations'),
     );
@@ -269,7 +269,7 @@ describe('POST /dry-run: the patch is byte for byte what /mutate returns', () =>
 
   it('a skipped pod: no patch from either', async () => {
     const r = await report(workload('Deployment', 'web', 'legacy'));
-    expect(r).toMatchObject({ decision: 'skip', reason: 'namespace-not-opted-in', settings: null });
+    expect(r).toMatchObject({ decision: 'skipped', reason: 'namespace-not-opted-in', settings: null });
     expect(r.patch).toMatchObject({ sentByMutate: false, base64: null, operations: [] });
     expect((await mutate(reviewOf(controllerPod('web', 'legacy'), 'legacy'))).patch).toBeUndefined();
     expect(r.dns?.afterIs).toBe('unchanged');
@@ -280,7 +280,7 @@ describe('POST /dry-run: the patch is byte for byte what /mutate returns', () =>
     const review = reviewOf(controllerPod('web', 'shop'), 'shop') as { request: Json };
     review.request.operation = 'UPDATE';
     const r = await report(review);
-    expect(r).toMatchObject({ decision: 'skip', reason: 'not-create', dns: null, queryCost: null });
+    expect(r).toMatchObject({ decision: 'skipped', reason: 'not-create', dns: null, queryCost: null });
     expect(r.mutateResponse).toEqual(await mutate(review));
   });
 });
@@ -298,7 +298,7 @@ describe('POST /dry-run: inputs and options', () => {
   it('takes the namespace from ?namespace= when the object names none', async () => {
     const r = await report(workload('Deployment', 'web', undefined), { query: '?namespace=shop' });
     expect(r.input.namespace).toBe('shop');
-    expect(r.decision).toBe('mutate');
+    expect(r.decision).toBe('mutated');
   });
 
   it('adds ?names= to the cost table: no dots = a Service in the namespace, .svc = in-cluster, else external', async () => {
@@ -315,7 +315,7 @@ describe('POST /dry-run: inputs and options', () => {
 
   it('answers "what if I label it" for a namespace that has not opted in', async () => {
     const deploy = workload('Deployment', 'web', 'legacy');
-    expect((await report(deploy)).decision).toBe('skip');
+    expect((await report(deploy)).decision).toBe('skipped');
     const r = await report(
       {
         namespace: {
@@ -326,7 +326,7 @@ describe('POST /dry-run: inputs and options', () => {
       },
       { contentType: 'application/yaml' },
     );
-    expect(r).toMatchObject({ decision: 'mutate', policy: 'options-only' });
+    expect(r).toMatchObject({ decision: 'mutated', policy: 'options-only' });
     // Only dns-tuner.io/* keys count, as with the real namespace sources.
     expect(r.namespace).toEqual({
       name: 'legacy',
@@ -349,7 +349,7 @@ describe('POST /dry-run: inputs and options', () => {
       const res = await dryRun(deploy, opts);
       expect(res.status).toBe(200);
       expect(res.headers['content-type']).toMatch(/^text\/plain/);
-      expect(res.body).toContain('Decision: MUTATE (policy-applied)');
+      expect(res.body).toContain('Decision: MUTATED (policy-applied)');
       expect(res.body).toMatch(/ndots +3 +policy default/);
       expect(res.body).toContain('  +nameserver 169.254.20.10\n   nameserver 10.96.0.10\n  -options ndots:5\n');
       expect(res.body).toMatch(/s3\.eu-west-1\.amazonaws\.com +3 +8 → 2 +8 → 4/);
@@ -369,16 +369,16 @@ describe('POST /dry-run: inputs and options', () => {
       return values.find((v) => v.labels.route === 'pod' && v.labels.result === result)?.value ?? 0;
     };
     const before = await reviews();
-    const [mutateBefore, badInputBefore] = [await dryRuns('mutate'), await dryRuns('bad-input')];
+    const [mutateBefore, badInputBefore] = [await dryRuns('mutated'), await dryRuns('bad-input')];
     const lines = web.logs.lines.length;
     await report(workload('DaemonSet', 'agent', 'shop'));
     await dryRun('kind: Service\n', { contentType: 'application/yaml' });
     expect(await reviews()).toBe(before);
     const added = web.logs.lines.slice(lines);
     expect(added.map((l) => l.msg)).toEqual(['dry-run', 'dry-run refused']);
-    expect(added[0]).toMatchObject({ dryRun: 'pod', kind: 'DaemonSet', namespace: 'shop', decision: 'mutate' });
+    expect(added[0]).toMatchObject({ dryRun: 'pod', kind: 'DaemonSet', namespace: 'shop', decision: 'mutated' });
     expect(added[1]).toMatchObject({ dryRun: 'pod', code: 'DNS_TUNER_UNSUPPORTED_KIND' });
-    expect(await dryRuns('mutate')).toBe(mutateBefore + 1);
+    expect(await dryRuns('mutated')).toBe(mutateBefore + 1);
     expect(await dryRuns('bad-input')).toBe(badInputBefore + 1);
   });
 });
@@ -397,7 +397,7 @@ describe('GET /dry-run/namespaces/{name}', () => {
       policy: 'default',
       policyKnown: true,
       mode: 'enforce',
-      decision: 'mutate',
+      decision: 'mutated',
     });
     expect(r.settings?.ndots).toEqual({ value: 3, source: 'policy', from: 'default' });
     expect(r.podDns?.dnsConfig?.nameservers).toEqual(['169.254.20.10', '10.96.0.10']);
@@ -411,7 +411,7 @@ describe('GET /dry-run/namespaces/{name}', () => {
 
   it('says so for a namespace that has not opted in', async () => {
     const r = await ns('legacy');
-    expect(r).toMatchObject({ optedIn: false, decision: 'skip', reason: 'namespace-not-opted-in', settings: null });
+    expect(r).toMatchObject({ optedIn: false, decision: 'skipped', reason: 'namespace-not-opted-in', settings: null });
   });
 
   it('answers text/plain too', async () => {

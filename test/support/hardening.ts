@@ -11,8 +11,8 @@ import fc from 'fast-check';
 import jsonpatch from 'fast-json-patch';
 import { expect } from 'vitest';
 import { MAX_WARNING_CHARS } from '../../src/core/warnings.ts';
-import { ERRORS } from '../../src/http/errors.ts';
-import { INTERNAL_ERROR_WARNING } from '../../src/http/webhook-app.ts';
+import { ERRORS } from '../../src/errors.ts';
+import { INTERNAL_ERROR_WARNING } from '../../src/review/service.ts';
 import { exampleReview, type Json } from './webhook.ts';
 
 export interface FuzzCase {

@@ -1,6 +1,6 @@
 /**
  * Pieces for the live tests (test/live/): a ConfigMap/Secret-like volume written the way the kubelet writes one,
- * dns-tuner started in-process with `start()` and a log the test can read, HTTPS reviews that report the certificate
+ * dns-tuner started in-process with `startServer()` and a log the test can read, HTTPS reviews that report the certificate
  * the server presented, and a Prometheus text reader.
  */
 import { mkdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import jsonpatch from 'fast-json-patch';
 import { parseFlags } from '../../src/cli/flags.ts';
-import { type RunningApp, type StartOptions, start } from '../../src/main.ts';
+import { type RunningServer, type StartOptions, startServer } from '../../src/server/start.ts';
 import { captureLogger, decodePatch, type Json, type LogCapture, requestOf, responseOf, reviewIn } from './webhook.ts';
 
 /** Polls until `check` returns without throwing, or rethrows its last error after `ms`. */
@@ -76,7 +76,7 @@ export async function atomicVolume(dir: string, files: Record<string, string>): 
 }
 
 export interface InProcess {
-  app: RunningApp;
+  app: RunningServer;
   logs: LogCapture;
   /** The lines with this `msg`. */
   logged(msg: string): Json[];
@@ -87,7 +87,7 @@ export async function startInProcess(args: string[], options: StartOptions = {})
   const parsed = parseFlags(['--host', '127.0.0.1', '--port', '0', '--ops-port', '0', ...args], {});
   if (!parsed.ok || parsed.help) throw new Error(`bad test flags: ${JSON.stringify(parsed)}`);
   const logs = captureLogger();
-  const app = await start(parsed.flags, { env: {}, logger: logs.logger, filePollIntervalMs: 500, ...options });
+  const app = await startServer(parsed.flags, { env: {}, logger: logs.logger, filePollIntervalMs: 500, ...options });
   return { app, logs, logged: (msg) => logs.lines.filter((line) => line.msg === msg) };
 }
 

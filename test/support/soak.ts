@@ -53,7 +53,7 @@ export interface SoakOptions {
   stepPauseMs: number;
   /** How often the server's RSS is sampled. */
   sampleEveryMs: number;
-  /** `in-process`: `start()` in this process; `child`: `node dist/main.js` (needs `npm run build`). */
+  /** `in-process`: `startServer()` in this process; `child`: `node dist/main.js` (needs `npm run build`). */
   server: 'in-process' | 'child';
   drainSeconds: number;
   /** Bound on each wait for a change to show in reviews. */
@@ -815,7 +815,7 @@ export function formatSoakSummary(r: SoakResult): string {
   const heap = r.rss.samples.flatMap((s) => (s.heapUsed === undefined ? [] : [s.heapUsed]));
   const lines = [
     `- duration: ${seconds.toFixed(0)} s of load, ${r.cycles} change cycles, ${r.options.clients} keep-alive clients, ` +
-      `server ${r.options.server === 'child' ? '`node dist/main.js` (child process)' : 'in-process (`start()`)'}`,
+      `server ${r.options.server === 'child' ? '`node dist/main.js` (child process)' : 'in-process (`startServer()`)'}`,
     `- reviews: ${r.reviews} (${(r.reviews / seconds).toFixed(0)}/s), **failed: ${r.failures}**; latency p50 ` +
       `${r.latencyMs.p50.toFixed(1)} ms, p99 ${r.latencyMs.p99.toFixed(1)} ms, max ${r.latencyMs.max.toFixed(1)} ms ` +
       '(sampled, clients on the same machine)',

@@ -17,10 +17,11 @@ import { Registry } from 'prom-client';
 import { type Ca, makeCa, makeServingCert, type Pem } from '../../scripts/pki.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/core/types.ts';
-import { buildWebhookApp, type WebhookAppOptions } from '../../src/http/webhook-app.ts';
+import type { WebhookAppOptions } from '../../src/http/webhook-app.ts';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.ts';
 import { createFileNamespaceSource } from '../../src/namespaces/file-source.ts';
 import type { NamespaceSource } from '../../src/namespaces/source.ts';
+import { wireWebhook } from '../../src/server/wire.ts';
 import { EXAMPLE_CONFIG, EXAMPLE_NAMESPACES, EXAMPLE_REVIEW } from './paths.ts';
 
 export { EXAMPLE_CONFIG, EXAMPLE_NAMESPACES, EXAMPLE_REVIEW, ROOT, SERVICE_NAME } from './paths.ts';
@@ -87,7 +88,7 @@ export interface HttpsWebhookOptions {
   getConfig?: () => Config;
   /** `discard` for tests that send thousands of reviews and check the answers, not the log lines. */
   logs?: 'capture' | 'discard';
-  /** The server's cut-offs for slow clients (buildWebhookApp's `timeouts`); the production values unless given. */
+  /** The server's cut-offs for slow clients (the webhook app's `timeouts`); the production values unless given. */
   timeouts?: WebhookAppOptions['timeouts'];
 }
 
@@ -103,7 +104,7 @@ export interface HttpsWebhook {
 }
 
 /**
- * The webhook app as main.ts builds it, with the example deps, listening on a loopback port over HTTPS with a serving
+ * The webhook as the composition root wires it (src/server/wire.ts), with the example deps, listening on a loopback port over HTTPS with a serving
  * certificate signed by a CA made for this test alone.
  */
 export async function startHttpsWebhook(options: HttpsWebhookOptions): Promise<HttpsWebhook> {
@@ -114,7 +115,7 @@ export async function startHttpsWebhook(options: HttpsWebhookOptions): Promise<H
     options.logs === 'discard'
       ? { logger: pino({ level: 'info' }, new Writable({ write: (_chunk, _encoding, done) => done() })), lines: [] }
       : captureLogger();
-  const app = buildWebhookApp({
+  const { app } = wireWebhook({
     logger: logs.logger,
     getConfig: options.getConfig ?? (() => deps.config),
     namespaces: deps.namespaces,

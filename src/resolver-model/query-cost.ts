@@ -7,9 +7,15 @@
  * res_init.c (option parsing); musl src/network/lookup_name.c (`name_from_dns_search`, `name_from_dns`),
  * res_msend.c, resolvconf.c. See also docs/resolver-behaviour.md (what the real resolvers were measured to do).
  */
-import type { ResolvConf } from './resolv-conf.ts';
-import { formatOption, KNOWN_OPTIONS, MUSL_OPTIONS, NUMERIC_OPTIONS, type ResolverOption } from './resolver-options.ts';
-import { MUSL_MAX_LINE, searchLineLength } from './validation.ts';
+import type { ResolvConf } from '../core/resolv-conf.ts';
+import {
+  formatOption,
+  KNOWN_OPTIONS,
+  MUSL_OPTIONS,
+  NUMERIC_OPTIONS,
+  type ResolverOption,
+} from '../core/resolver-options.ts';
+import { MUSL_MAX_LINE, searchLineLength } from '../core/validation.ts';
 
 export type Resolver = 'glibc' | 'musl';
 export const RESOLVERS: readonly Resolver[] = ['glibc', 'musl'];
@@ -189,7 +195,7 @@ function unique(values: readonly string[]): string[] {
   return [...new Set(values)];
 }
 
-function dotsIn(name: string): number {
+export function dotsIn(name: string): number {
   return name.split('.').length - 1;
 }
 
@@ -259,7 +265,7 @@ function muslSend(s: ResolverSettings, tally: Tally, fqdn: string, world: World,
   return 'timeout';
 }
 
-function normalise(name: string): string {
+export function normalise(name: string): string {
   return name.toLowerCase();
 }
 
@@ -386,200 +392,4 @@ function muslSearch(s: ResolverSettings, name: string, dots: number, trailingDot
   if (!encodable(name)) return 'nxdomain';
   const answer = ask(name);
   return answer === 'address' ? 'resolved' : answer;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// The product's default view: the name forms a workload uses, and a world where they exist.
-
-export type NameFormKind = 'svc' | 'svc.ns' | 'svc.ns.svc' | 'svc.ns.svc.domain' | 'absolute' | 'external';
-
-export interface NameForm {
-  /** What the application passes to getaddrinfo. */
-  name: string;
-  kind: NameFormKind;
-  inCluster: boolean;
-  /** Dots in the name (a trailing dot not counted): compared against ndots. */
-  dots: number;
-  /** The absolute name it is meant to reach. */
-  target: string;
-}
-
-/** External names with 1, 2 and 3 dots. */
-export const DEFAULT_EXTERNAL_NAMES: readonly string[] = [
-  'example.com',
-  'api.example.com',
-  's3.eu-west-1.amazonaws.com',
-];
-
-export interface NameFormsInput {
-  namespace: string;
-  clusterDomain: string;
-  /** A Service in `namespace`. */
-  service?: string | undefined;
-  external?: readonly string[] | undefined;
-  /** Also list the fully qualified in-cluster name with a trailing dot. */
-  absolute?: boolean | undefined;
-}
-
-/** The name forms dns-tuner shows costs for: `svc`, `svc.ns`, `svc.ns.svc`, `svc.ns.svc.<domain>`, external names. */
-export function defaultNameForms(input: NameFormsInput): NameForm[] {
-  const svc = input.service ?? 'my-svc';
-  const target = `${svc}.${input.namespace}.svc.${input.clusterDomain}`;
-  const inCluster: Array<[string, NameFormKind]> = [
-    [svc, 'svc'],
-    [`${svc}.${input.namespace}`, 'svc.ns'],
-    [`${svc}.${input.namespace}.svc`, 'svc.ns.svc'],
-    [target, 'svc.ns.svc.domain'],
-  ];
-  if (input.absolute) inCluster.push([`${target}.`, 'absolute']);
-  const forms: NameForm[] = inCluster.map(([name, kind]) => ({
-    name,
-    kind,
-    inCluster: true,
-    dots: dotsIn(name.replace(/\.$/, '')),
-    target,
-  }));
-  for (const name of input.external ?? DEFAULT_EXTERNAL_NAMES) {
-    const bare = name.replace(/\.$/, '');
-    forms.push({ name, kind: 'external', inCluster: false, dots: dotsIn(bare), target: normalise(bare) });
-  }
-  return forms;
-}
-
-/**
- * A world where exactly the given absolute names exist (with addresses, or with `nodata` for names that exist without
- * A/AAAA records). As real servers answer (CoreDNS, dnsmasq; RFC 8020), a proper ancestor of an existing name is an
- * empty non-terminal and gets no-data, not NXDOMAIN — which matters to musl, for which no-data ends the lookup.
- * Everything else is NXDOMAIN.
- */
-export function worldOf(
-  names: Iterable<string> | ReadonlyMap<string, 'address' | 'nodata'>,
-  down: readonly string[] = [],
-): World {
-  const entries: Array<[string, 'address' | 'nodata']> =
-    names instanceof Map ? [...names] : [...(names as Iterable<string>)].map((n) => [n, 'address']);
-  const answers = new Map<string, Answer>();
-  for (const [name] of entries) {
-    const labels = normalise(name.replace(/\.$/, '')).split('.');
-    for (let i = 1; i < labels.length; i++) answers.set(labels.slice(i).join('.'), 'nodata');
-  }
-  for (const [name, answer] of entries) answers.set(normalise(name.replace(/\.$/, '')), answer);
-  return { answer: (fqdn) => answers.get(normalise(fqdn)) ?? 'nxdomain', down };
-}
-
-/** The product's default world: every form's target exists (in-cluster as `<svc>.<ns>.svc.<domain>`). */
-export function defaultWorld(forms: readonly NameForm[], down: readonly string[] = []): World {
-  return worldOf(
-    forms.map((f) => f.target),
-    down,
-  );
-}
-
-export interface CostRow {
-  form: NameForm;
-  glibc: LookupCost;
-  musl: LookupCost;
-}
-
-/** One row per name form, both resolvers: the table the dry-run endpoint shows before/after. */
-export function costTable(conf: ResolvConf, forms: readonly NameForm[], world: World = defaultWorld(forms)): CostRow[] {
-  return forms.map((form) => ({
-    form,
-    glibc: lookupCost('glibc', form.name, conf, world),
-    musl: lookupCost('musl', form.name, conf, world),
-  }));
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Warnings that follow from the model. Each returns plain sentences (≤120 chars where possible: they may end up in
-// AdmissionReview warnings).
-
-function ndotsOf(conf: ResolvConf, resolver: Resolver): number {
-  return resolverSettings(resolver, conf).ndots;
-}
-
-/** Name forms that resolve under glibc but not under musl with this resolv.conf (e.g. `svc.ns.svc` with ndots:2). */
-export function muslBrokenForms(conf: ResolvConf, forms: readonly NameForm[], world = defaultWorld(forms)): string[] {
-  const warnings: string[] = [];
-  const musl = resolverSettings('musl', conf);
-  const ndots = musl.ndots;
-  for (const form of forms) {
-    const g = lookupCost('glibc', form.name, conf, world);
-    const m = lookupCost('musl', form.name, conf, world);
-    if (!g.resolves || m.resolves) continue;
-    const why = musl.searchLineIgnored
-      ? 'musl ignores a search line of 255+ bytes'
-      : `musl never searches names with >= ndots dots`;
-    warnings.push(`"${form.name}" (${form.dots} dots) does not resolve on musl/Alpine with ndots:${ndots}: ${why}`);
-  }
-  return warnings;
-}
-
-/** Forms that resolve today (`before`) and stop resolving under `after`, per resolver. */
-export function formsLostBetween(
-  before: ResolvConf,
-  after: ResolvConf,
-  forms: readonly NameForm[],
-  world = defaultWorld(forms),
-): string[] {
-  const warnings: string[] = [];
-  for (const resolver of RESOLVERS) {
-    for (const form of forms) {
-      if (!lookupCost(resolver, form.name, before, world).resolves) continue;
-      if (lookupCost(resolver, form.name, after, world).resolves) continue;
-      warnings.push(`"${form.name}" resolves now but will not on ${resolver} (ndots:${ndotsOf(after, resolver)})`);
-    }
-  }
-  return warnings;
-}
-
-/** Options in the file that musl (Alpine) does not read. */
-export function muslIgnoredOptions(conf: ResolvConf): string[] {
-  const ignored = resolverSettings('musl', conf).ignoredOptions;
-  if (ignored.length === 0) return [];
-  return [`musl/Alpine ignores option(s) ${ignored.join(', ')}: only ndots, timeout and attempts apply there`];
-}
-
-/** The musl search-line limit. */
-export function muslSearchLineWarning(conf: ResolvConf): string[] {
-  if (!resolverSettings('musl', conf).searchLineIgnored) return [];
-  const length = searchLineLength(conf.searches);
-  return [`search line is ${length} bytes: musl/Alpine ignores lines of 255+ bytes, so short names will not resolve`];
-}
-
-/** Seconds above which a glibc pod waits too long on a dead first nameserver before trying the fallback. */
-export const FALLBACK_TIMEOUT_LIMIT = 2;
-
-/** A fallback nameserver only helps glibc after the first one timed out: warn when that takes long. */
-export function fallbackTimeoutWarning(conf: ResolvConf): string[] {
-  const s = resolverSettings('glibc', conf);
-  if (s.nameservers.length < 2 || s.timeout <= FALLBACK_TIMEOUT_LIMIT) return [];
-  const [first, second] = s.nameservers;
-  return [
-    `glibc waits ${s.timeout}s on ${first} before asking ${second} for every name tried; set timeout:1 for the fallback`,
-  ];
-}
-
-/** musl sends every query to every nameserver: the fallback sees all of Alpine's traffic, not just failures. */
-export function muslFanOutWarning(conf: ResolvConf): string[] {
-  const servers = resolverSettings('musl', conf).nameservers;
-  if (servers.length < 2) return [];
-  return [
-    `musl/Alpine sends every query to all ${servers.length} nameservers (${servers.join(', ')}), not just on failure`,
-  ];
-}
-
-/** All model warnings for one resolv.conf and name set. */
-export function resolverWarnings(
-  conf: ResolvConf,
-  forms: readonly NameForm[] = [],
-  world: World = defaultWorld(forms),
-): string[] {
-  return [
-    ...muslBrokenForms(conf, forms, world),
-    ...muslSearchLineWarning(conf),
-    ...muslIgnoredOptions(conf),
-    ...fallbackTimeoutWarning(conf),
-    ...muslFanOutWarning(conf),
-  ];
 }

@@ -5,27 +5,31 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { ResolvConf } from '../../src/core/resolv-conf.ts';
+import type { ResolverOption } from '../../src/core/resolver-options.ts';
+import { costTable } from '../../src/resolver-model/cost-table.ts';
 import {
-  costTable,
   DEFAULT_EXTERNAL_NAMES,
   defaultNameForms,
   defaultWorld,
+  worldOf,
+} from '../../src/resolver-model/name-forms.ts';
+import {
   encodable,
-  fallbackTimeoutWarning,
-  formsLostBetween,
   glibcSearchListAborts,
   lookupCost,
+  resolverSettings,
+  type World,
+} from '../../src/resolver-model/query-cost.ts';
+import {
+  fallbackTimeoutWarning,
+  formsLostBetween,
   muslBrokenForms,
   muslFanOutWarning,
   muslIgnoredOptions,
   muslSearchLineWarning,
-  resolverSettings,
   resolverWarnings,
-  type World,
-  worldOf,
-} from '../../src/core/query-cost.ts';
-import type { ResolvConf } from '../../src/core/resolv-conf.ts';
-import type { ResolverOption } from '../../src/core/resolver-options.ts';
+} from '../../src/resolver-model/warnings.ts';
 
 const NODE_LOCAL = '169.254.20.10';
 const KUBE_DNS = '10.96.0.10';
@@ -355,8 +359,14 @@ describe('warnings', () => {
     expect(fallbackTimeoutWarning(conf([KUBE_DNS], 'ndots:3'))).toEqual([]);
     expect(muslFanOutWarning(c)).toHaveLength(1);
     expect(muslFanOutWarning(conf([KUBE_DNS], 'ndots:3'))).toEqual([]);
-    expect(resolverWarnings(conf([KUBE_DNS], 'ndots:5'), forms)).toEqual([]);
-    for (const w of resolverWarnings(conf([NODE_LOCAL, KUBE_DNS], 'ndots:1 rotate'), forms)) {
+    const file = (c: ResolvConf) => ({ ...c, text: JSON.stringify(c) });
+    const today = file(conf([KUBE_DNS], 'ndots:5'));
+    const none = new Set<string>();
+    expect(resolverWarnings(today, today, forms, defaultWorld(forms), none)).toEqual([]);
+    const tuned = file(conf([NODE_LOCAL, KUBE_DNS], 'ndots:1 rotate'));
+    const all = resolverWarnings(today, tuned, forms, defaultWorld(forms), none);
+    expect(all.length).toBeGreaterThan(0);
+    for (const w of all) {
       expect(w.length).toBeLessThanOrEqual(120);
     }
   });

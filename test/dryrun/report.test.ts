@@ -5,21 +5,25 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/core/types.ts';
-import { type DryRunDeps, runDryRun } from '../../src/http/dry-run.ts';
-import { reviewPod } from '../../src/http/webhook-app.ts';
-import { unifiedDiff } from '../../src/report/diff.ts';
-import { objectsOf, parseNames, parseYamlDocuments, toTarget } from '../../src/report/input.ts';
-import { nameForms } from '../../src/report/report.ts';
-import { formatReportText } from '../../src/report/text.ts';
+import { unifiedDiff } from '../../src/dryrun/diff.ts';
+import { objectsOf, parseNames, parseYamlDocuments, toTarget } from '../../src/dryrun/input.ts';
+import { createDryRunService, type DryRunServiceDeps } from '../../src/dryrun/service.ts';
+import { formatReportText } from '../../src/dryrun/text.ts';
+import { nameForms } from '../../src/resolver-model/name-forms.ts';
 import { exampleDeps } from '../support/webhook.ts';
 
 let config: Config;
-let deps: DryRunDeps;
+let deps: DryRunServiceDeps;
+const runDryRun = (
+  d: DryRunServiceDeps,
+  body: unknown,
+  params?: Parameters<ReturnType<typeof createDryRunService>['run']>[1],
+) => createDryRunService(d).run(body, params);
 
 beforeAll(async () => {
   const example = await exampleDeps();
   config = example.config;
-  deps = { review: reviewPod, config, namespaces: example.namespaces, lookupTimeoutMs: 2000 };
+  deps = { getConfig: () => config, namespaces: example.namespaces, lookupTimeoutMs: 2000 };
 });
 
 const pod = (namespace: string, spec: Record<string, unknown> = {}, annotations?: Record<string, string>) => ({
@@ -107,7 +111,7 @@ describe('warnings beyond the engine’s', () => {
       deps,
       pod('payments', { dnsConfig: { nameservers: ['1.1.1.1', '8.8.8.8', '9.9.9.9'] } }),
     );
-    expect(report.decision).toBe('mutate');
+    expect(report.decision).toBe('mutated');
     expect(report.resolvConf?.after.nameservers).toEqual(['10.96.0.10', '1.1.1.1', '8.8.8.8']);
     const kubelet = report.warnings.filter((w) => w.source === 'kubelet').map((w) => w.message);
     expect(kubelet).toEqual([
@@ -121,7 +125,7 @@ describe('warnings beyond the engine’s', () => {
 
   it('explains names that fail on musl today because the search line is past 255 bytes', async () => {
     const hostSearchDomains = Array.from({ length: 10 }, (_, i) => `zone${i}.corp-internal.example.com`);
-    const { report } = await runDryRun({ ...deps, config: { ...config, hostSearchDomains } }, pod('shop'));
+    const { report } = await runDryRun({ ...deps, getConfig: () => ({ ...config, hostSearchDomains }) }, pod('shop'));
     const svc = report.queryCost?.rows.find((r) => r.name === 'my-svc');
     expect(svc?.musl.before.resolves).toBe(false);
     expect(svc?.musl.after.resolves).toBe(true);
@@ -147,7 +151,7 @@ describe('warnings beyond the engine’s', () => {
 
   it('leaves the cost out for a pod on the node’s resolver, which dns-tuner cannot see', async () => {
     const { report } = await runDryRun(deps, pod('shop', { dnsPolicy: 'Default' }));
-    expect(report).toMatchObject({ decision: 'skip', reason: 'dns-policy-default', queryCost: null });
+    expect(report).toMatchObject({ decision: 'skipped', reason: 'dns-policy-default', queryCost: null });
     expect(formatReportText(report)).toContain("Query cost: not modelled, the pod uses the node's own resolv.conf");
   });
 });

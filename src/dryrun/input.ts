@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { type AdmissionRequest, isJsonObject, parseAdmissionReview, showValue } from '../admission/review.ts';
 import type { NamespaceInfo } from '../core/types.ts';
 import { isDnsLabel } from '../core/validation.ts';
-import { DnsTunerError } from '../http/errors.ts';
+import { DnsTunerError } from '../errors.ts';
 import { parsePodView } from '../kube/pod.ts';
 import { toNamespaceInfo } from '../namespaces/source.ts';
 import { firstSyntaxError, toJS } from '../yaml/locate.ts';

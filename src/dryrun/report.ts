@@ -5,29 +5,8 @@
  * and the warnings. Pure: the HTTP route (../http/dry-run.ts) and `dns-tuner explain` (../cli/explain.ts) both
  * build it here.
  */
-import {
-  type AdmissionResponse,
-  type AdmissionReviewResponse,
-  buildReviewResponse,
-  podName,
-} from '../admission/review.ts';
+import { type AdmissionResponse, buildReviewResponse, podName } from '../admission/review.ts';
 import type { DecideInput } from '../core/decide.ts';
-import {
-  costTable,
-  defaultNameForms,
-  defaultWorld,
-  fallbackTimeoutWarning,
-  formsLostBetween,
-  type LookupCost,
-  muslBrokenForms,
-  muslFanOutWarning,
-  muslIgnoredOptions,
-  muslSearchLineWarning,
-  type NameForm,
-  type NameFormKind,
-  type Outcome,
-  type World,
-} from '../core/query-cost.ts';
 import { type RenderedResolvConf, type ResolvConfContext, renderResolvConf } from '../core/resolv-conf.ts';
 import type {
   Config,
@@ -39,21 +18,18 @@ import type {
   PodView,
   Settings,
 } from '../core/types.ts';
+import { costTable } from '../resolver-model/cost-table.ts';
+import { defaultWorld, type NameForm, type NameFormKind, nameForms } from '../resolver-model/name-forms.ts';
+import type { LookupCost, Outcome, World } from '../resolver-model/query-cost.ts';
+import { resolverWarnings } from '../resolver-model/warnings.ts';
+import type { ReviewDecision, ReviewOutcome } from '../review/outcome.ts';
 import { unifiedDiff } from './diff.ts';
 import type { DryRunTarget, InputForm } from './input.ts';
 
 export const REPORT_API_VERSION = 'dns-tuner.io/v1alpha1' as const;
 
-export type ReportDecision = 'mutate' | 'skip' | 'dry-run' | 'unchanged';
-
-/** The slice of the webhook's ReviewOutcome (../http/webhook-app.ts reviewPod) the report reads. */
-export interface ReviewResult {
-  response: AdmissionReviewResponse;
-  reason: string;
-  policy: string | undefined;
-  detail?: string | undefined;
-  decided?: { input: DecideInput; decision: Decision } | undefined;
-}
+/** The slice of the review service's outcome (../review/outcome.ts) the report reads. */
+export type ReviewResult = Pick<ReviewOutcome, 'response' | 'decision' | 'reason' | 'policy' | 'detail' | 'engine'>;
 
 /** Where the namespace's labels and annotations came from. */
 export type NamespaceOrigin =
@@ -153,7 +129,7 @@ export interface DryRunReport {
     defaulted: string[];
   };
   namespace: NamespaceSection;
-  decision: ReportDecision;
+  decision: ReviewDecision;
   /** The same words as the webhook's log line and dns_tuner_reviews_total{reason}. */
   reason: string;
   message: string;
@@ -188,10 +164,9 @@ export const COST_MODEL =
 
 export function buildDryRunReport(input: ReportInput): DryRunReport {
   const { target, review, config } = input;
-  const decided = review.decided;
-  const decision = decided?.decision;
-  const namespace = namespaceSection(target.namespace, input.namespaceOrigin, decided?.input);
-  const action: ReportDecision = decision === undefined ? 'skip' : decision.action;
+  const engine = review.engine;
+  const decision = engine?.decision;
+  const namespace = namespaceSection(target.namespace, input.namespaceOrigin, engine?.input);
   const message =
     decision === undefined
       ? (review.detail ?? review.reason)
@@ -207,7 +182,7 @@ export function buildDryRunReport(input: ReportInput): DryRunReport {
   let dns: DnsSection | null = null;
   let resolvConf: ResolvConfSection | null = null;
   let queryCost: QueryCostSection | null = null;
-  const pod = decided?.input.pod;
+  const pod = engine?.input.pod;
   if (pod !== undefined && decision !== undefined) {
     dns = dnsSection(pod, decision);
     const ctx = resolvContext(config, target.namespace);
@@ -239,7 +214,9 @@ export function buildDryRunReport(input: ReportInput): DryRunReport {
       const lostOnMusl = new Set(
         rows.filter((r) => r.musl.before.resolves && !r.musl.after.resolves).map((r) => r.name),
       );
-      warnings.push(...resolverWarningsFor(before, after, forms, world, lostOnMusl));
+      for (const message of resolverWarnings(before, after, forms, world, lostOnMusl)) {
+        warnings.push({ source: 'resolver', message });
+      }
     }
   }
 
@@ -256,7 +233,7 @@ export function buildDryRunReport(input: ReportInput): DryRunReport {
       defaulted: target.defaulted,
     },
     namespace,
-    decision: action,
+    decision: review.decision,
     reason: review.reason,
     message,
     policy: decision?.policy ?? review.policy ?? null,
@@ -356,40 +333,6 @@ export function resolvContext(config: Config, namespace: string): ResolvConfCont
   };
 }
 
-/**
- * The default name forms (a Service in every written form, external names with 1, 2 and 3 dots) plus the extra
- * names. An extra name without dots is a Service in the namespace; `<svc>.<ns>.svc` and names under the cluster
- * domain are in-cluster; anything else (a trailing dot included) is an external name that exists as written.
- */
-export function nameForms(namespace: string, clusterDomain: string, extra: readonly string[]): NameForm[] {
-  const forms = defaultNameForms({ namespace, clusterDomain });
-  for (const name of extra) {
-    if (forms.some((f) => f.name.toLowerCase() === name.toLowerCase())) continue;
-    forms.push(extraForm(name, namespace, clusterDomain));
-  }
-  return forms;
-}
-
-function extraForm(name: string, namespace: string, clusterDomain: string): NameForm {
-  const absolute = name.endsWith('.');
-  const bare = (absolute ? name.slice(0, -1) : name).toLowerCase();
-  const dots = bare.split('.').length - 1;
-  const form = (kind: NameFormKind, inCluster: boolean, target: string): NameForm => ({
-    name,
-    kind,
-    inCluster,
-    dots,
-    target,
-  });
-  if (bare === clusterDomain || bare.endsWith(`.${clusterDomain}`)) {
-    return form(absolute ? 'absolute' : 'svc.ns.svc.domain', true, bare);
-  }
-  if (absolute) return form('external', false, bare);
-  if (dots === 0) return form('svc', true, `${bare}.${namespace}.svc.${clusterDomain}`);
-  if (dots === 2 && bare.endsWith('.svc')) return form('svc.ns.svc', true, `${bare}.${clusterDomain}`);
-  return form('external', false, bare);
-}
-
 function cell(cost: LookupCost): CostCell {
   return {
     queries: cost.total,
@@ -419,35 +362,4 @@ function costRows(
     glibc: { before: cell(b[i]!.glibc), after: cell(a[i]!.glibc) },
     musl: { before: cell(b[i]!.musl), after: cell(a[i]!.musl) },
   }));
-}
-
-/**
- * What a person must know about the resolv.conf the pod ends up with: names that stop resolving (per resolver), name
- * forms musl cannot resolve at all with this ndots, options musl ignores, musl's 255-byte line limit, a fallback
- * behind a long glibc timeout, musl sending every query to every nameserver.
- */
-function resolverWarningsFor(
-  before: RenderedResolvConf,
-  after: RenderedResolvConf,
-  forms: readonly NameForm[],
-  world: World,
-  lostOnMusl: ReadonlySet<string>,
-): ReportWarning[] {
-  const lost = formsLostBetween(before, after, forms, world);
-  const broken = muslBrokenForms(
-    after,
-    forms.filter((f) => !lostOnMusl.has(f.name)),
-    world,
-  );
-  // Today's file may already be past musl's line limit (a long node search list): that explains a ✗ before.
-  const beforeLine = before.text === after.text ? [] : muslSearchLineWarning(before).map((w) => `now: ${w}`);
-  return [
-    ...lost,
-    ...broken,
-    ...beforeLine,
-    ...muslSearchLineWarning(after),
-    ...muslIgnoredOptions(after),
-    ...fallbackTimeoutWarning(after),
-    ...muslFanOutWarning(after),
-  ].map((message) => ({ source: 'resolver', message }));
 }

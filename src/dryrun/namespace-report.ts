@@ -6,8 +6,9 @@
 import { ACTION_REASON, type DecideInput, decide } from '../core/decide.ts';
 import type { Config, Mode, NamespaceInfo, PodDns, Settings } from '../core/types.ts';
 import { LABEL_POLICY } from '../core/types.ts';
+import { DECISION_OF_ACTION, type ReviewDecision } from '../review/outcome.ts';
 import type { NamespaceSection } from './report.ts';
-import { REPORT_API_VERSION, type ReportDecision } from './report.ts';
+import { REPORT_API_VERSION } from './report.ts';
 
 export interface NamespaceReport {
   apiVersion: typeof REPORT_API_VERSION;
@@ -19,7 +20,7 @@ export interface NamespaceReport {
   /** Whether the policy the label names exists in the config. */
   policyKnown: boolean;
   mode: Mode | null;
-  decision: ReportDecision;
+  decision: ReviewDecision;
   reason: string;
   message: string;
   settings: Settings | null;
@@ -61,7 +62,7 @@ export function buildNamespaceReport(config: Config, info: NamespaceInfo): Names
     return {
       ...common,
       mode: null,
-      decision: 'skip',
+      decision: 'skipped',
       reason: decision.reason,
       message: decision.message,
       settings: null,
@@ -71,7 +72,7 @@ export function buildNamespaceReport(config: Config, info: NamespaceInfo): Names
   return {
     ...common,
     mode: decision.settings.mode.value,
-    decision: decision.action,
+    decision: DECISION_OF_ACTION[decision.action],
     reason: ACTION_REASON[decision.action],
     message: `${decision.policy}: ${decision.summary}`,
     settings: decision.settings,

@@ -1,0 +1,143 @@
+/**
+ * The review service: one AdmissionRequest answered the way /mutate answers it — the envelope's kind and operation,
+ * the pod view, the namespace (from the namespace source, within a deadline), the pure engine, one outcome.
+ * /mutate, /dry-run and `dns-tuner explain` all call it, so the patch they show is byte-for-byte the one /mutate
+ * sends. No transport here: the HTTP layer decodes and encodes, and metrics and the log line wrap it
+ * (./instrumented.ts).
+ *
+ * A review never throws: dns-tuner optimises DNS and must never be the reason a pod cannot start, so its own
+ * failures become decision `error` and the pod is admitted unchanged, with a warning.
+ */
+import { type AdmissionRequest, buildReviewResponse } from '../admission/review.ts';
+import { ACTION_REASON, type DecideInput, decide } from '../core/decide.ts';
+import type { Config, Decision } from '../core/types.ts';
+import { parsePodView } from '../kube/pod.ts';
+import type { NamespaceLookup, NamespaceSource } from '../namespaces/source.ts';
+import { DECISION_OF_ACTION, type ReviewOutcome } from './outcome.ts';
+
+/** Bound on a namespace lookup, well inside the webhook's timeoutSeconds (3 in manifests/base/webhook.yaml). */
+export const DEFAULT_LOOKUP_TIMEOUT_MS = 2_000;
+export const INTERNAL_ERROR_WARNING = 'dns-tuner: internal error, pod admitted unchanged';
+
+export interface ReviewServiceDeps {
+  /** Called once per review, so a reloaded config applies to the next pod. */
+  getConfig: () => Config;
+  namespaces: NamespaceSource;
+  lookupTimeoutMs?: number | undefined;
+}
+
+export interface ReviewService {
+  review(request: AdmissionRequest): Promise<ReviewOutcome>;
+  /** The namespace source, raced against the lookup deadline (also for GET /dry-run/namespaces/{name}). */
+  lookupNamespace(name: string): Promise<NamespaceLookup>;
+}
+
+export function createReviewService(deps: ReviewServiceDeps): ReviewService {
+  const timeoutMs = deps.lookupTimeoutMs ?? DEFAULT_LOOKUP_TIMEOUT_MS;
+  const lookupNamespace = (name: string) => lookupWithDeadline(deps.namespaces, name, timeoutMs);
+  return {
+    lookupNamespace,
+    review: (request) => reviewPod(request, deps.getConfig, lookupNamespace),
+  };
+}
+
+async function reviewPod(
+  request: AdmissionRequest,
+  getConfig: () => Config,
+  lookupNamespace: (name: string) => Promise<NamespaceLookup>,
+): Promise<ReviewOutcome> {
+  const { uid } = request;
+  const skipped = (reason: string, detail: string, warnings: string[] = []): ReviewOutcome => ({
+    response: buildReviewResponse(uid, { warnings }),
+    decision: 'skipped',
+    reason,
+    policy: undefined,
+    policyLabel: '',
+    patchOps: 0,
+    detail,
+  });
+
+  // The webhook is registered for pods/CREATE only; anything else reaching it (a broad rule, a test) passes through.
+  // Pod UPDATE may not change dnsPolicy/dnsConfig (they are immutable), so only CREATE can be tuned.
+  if (request.kind.group !== '' || request.kind.kind !== 'Pod') {
+    return skipped('not-a-pod', `kind ${request.kind.group || 'core'}/${request.kind.version}/${request.kind.kind}`);
+  }
+  if (request.operation !== 'CREATE') return skipped('not-create', `operation ${request.operation}`);
+  if (request.subResource) return skipped('subresource', `subresource ${request.subResource}`);
+
+  try {
+    const view = parsePodView(request.object);
+    if (!view.ok) {
+      return skipped('invalid-pod', view.error, [`dns-tuner: pod not tuned, cannot read it: ${view.error}`]);
+    }
+    const namespace = request.namespace || view.pod.namespace || '';
+    if (namespace === '') {
+      return skipped('no-namespace', 'the review names no namespace', ['dns-tuner: pod not tuned, no namespace']);
+    }
+    const config = getConfig();
+    const lookup = await lookupNamespace(namespace);
+    const input: DecideInput = {
+      config,
+      namespace,
+      namespaceInfo: lookup.found ? lookup.namespace : undefined,
+      namespaceError: !lookup.found && 'error' in lookup ? lookup.error : undefined,
+      pod: view.pod,
+      raw: request.object ?? {},
+    };
+    const decision = decide(input);
+    return { ...fromDecision(uid, decision, config), engine: { input, decision } };
+  } catch (error) {
+    return {
+      response: buildReviewResponse(uid, { warnings: [INTERNAL_ERROR_WARNING] }),
+      decision: 'error',
+      reason: 'internal-error',
+      policy: undefined,
+      policyLabel: '',
+      patchOps: 0,
+      detail: error instanceof Error ? error.message : String(error),
+      error,
+    };
+  }
+}
+
+function fromDecision(uid: string, decision: Decision, config: Config): ReviewOutcome {
+  const policyLabel =
+    decision.policy === undefined ? '' : Object.hasOwn(config.policies, decision.policy) ? decision.policy : 'unknown';
+  const common = { policy: decision.policy, policyLabel, decision: DECISION_OF_ACTION[decision.action] };
+  if (decision.action === 'skip') {
+    return {
+      ...common,
+      response: buildReviewResponse(uid, { warnings: decision.warnings }),
+      reason: decision.reason,
+      patchOps: 0,
+      detail: decision.message,
+    };
+  }
+  const annotations = { warnings: decision.warnings, auditAnnotations: decision.auditAnnotations };
+  // Only enforce mode sends the patch; dry-run reports it (audit annotations, log), never applies it.
+  const sent = decision.action === 'mutate' ? decision.patch : [];
+  return {
+    ...common,
+    response: buildReviewResponse(uid, { patch: sent, ...annotations }),
+    reason: ACTION_REASON[decision.action],
+    patchOps: sent.length,
+    detail: decision.summary,
+  };
+}
+
+/** Races the source against a deadline: a hung lookup must not hold the pod until the apiserver gives up. */
+async function lookupWithDeadline(source: NamespaceSource, name: string, timeoutMs: number): Promise<NamespaceLookup> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<NamespaceLookup>((resolve) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      resolve({ found: false, error: `namespace lookup timed out after ${timeoutMs} ms` });
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([source.lookup(name, controller.signal), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
