@@ -5,7 +5,12 @@
  *   explain   what the webhook would do to a workload (./explain.ts), offline or against a running webhook
  * Each subcommand is imported when it runs, so `explain` offline never loads the HTTP server (Fastify).
  */
+import { enableCompileCache } from 'node:module';
 import { EXIT_BAD_INPUT, EXIT_OK } from '../errors.ts';
+
+// V8's code cache on disk (in the OS temp directory): a CLI that loads ~200 modules per run starts in about half the
+// time from the second run on. Subcommands are imported after this line, so they are all cached.
+enableCompileCache();
 
 const USAGE = `Usage: dns-tuner <command> [options]
 

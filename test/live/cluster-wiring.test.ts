@@ -20,7 +20,15 @@ import {
   scrape,
   startInProcess,
 } from '../support/live.ts';
-import { isolatedEnv, loopbackPorts, MAIN, requireBuilt, spawnNode, waitForLog } from '../support/process.ts';
+import {
+  isolatedEnv,
+  loopbackPorts,
+  MAIN,
+  requireBuilt,
+  spawnNode,
+  spawnStartScript,
+  waitForLog,
+} from '../support/process.ts';
 import { EXAMPLE_CONFIG, responseOf, writeServingFiles } from '../support/webhook.ts';
 
 const POLICY = 'dns-tuner.io/policy';
@@ -144,5 +152,44 @@ describe('cluster namespace source wired into dns-tuner', () => {
     run.child.kill('SIGTERM');
     expect((await run.exit).code).toBe(0);
     expect(fake.counts.unauthorized).toBe(0);
+  });
+
+  it('`npm start -- --kubeconfig FILE` watches that cluster, although the script names the example namespace file', async () => {
+    requireBuilt(MAIN);
+    const fake = await fakeApi();
+    // `legacy` is not opted in on the fake cluster; in examples/namespaces.yaml it does not exist either, and `shop`
+    // is opted in in both. A namespace only the fake cluster has tells which source answered.
+    fake.create('only-in-cluster', { labels: { [POLICY]: 'default' } });
+    const tls = tlsArgs.filter((a, i) => a !== '--config' && tlsArgs[i - 1] !== '--config');
+    const run = spawnStartScript(['--kubeconfig', fake.kubeconfigPath, ...tls, ...loopbackPorts()], {
+      env: isolatedEnv({ HOME: dir }),
+    });
+    cleanups.push(() => run.stop());
+    const listening = await waitForLog(run, 'listening');
+    expect(listening.namespaceSource).toBe('cluster');
+    await eventually(async () => expect((await readyz(listening.opsPort as number)).status).toBe(200));
+    expect(fake.counts.list).toBeGreaterThanOrEqual(1);
+    expect(await mutated(listening.port as number, 'only-in-cluster')).toBe(true);
+    run.child.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+  });
+
+  it('`npm start` alone reads the example files; --namespaces and --kubeconfig both as flags is an error naming both', async () => {
+    requireBuilt(MAIN);
+    const tls = tlsArgs.filter((a, i) => a !== '--config' && tlsArgs[i - 1] !== '--config');
+    const plain = spawnStartScript([...tls, ...loopbackPorts()], { env: isolatedEnv({ HOME: dir }) });
+    cleanups.push(() => plain.stop());
+    expect((await waitForLog(plain, 'listening')).namespaceSource).toBe('file');
+    expect(await mutated((await waitForLog(plain, 'listening')).port as number, 'shop')).toBe(true);
+    plain.child.kill('SIGTERM');
+    expect((await plain.exit).code).toBe(0);
+
+    const both = spawnStartScript(
+      ['--namespaces', 'examples/namespaces.yaml', '--kubeconfig', join(dir, 'none'), ...tls, ...loopbackPorts()],
+      { env: isolatedEnv({ HOME: dir }), killAfterMs: 20_000 },
+    );
+    cleanups.push(() => both.stop());
+    expect((await both.exit).code).toBe(1);
+    expect(both.stderr()).toContain('--namespaces and --kubeconfig both choose the namespace source; give only one');
   });
 });

@@ -3,8 +3,8 @@
  * Output is collected as it arrives; waits are bounded and, when they fail, say what the child printed.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
 import { ROOT } from './paths.ts';
 import type { Json } from './webhook.ts';
 
@@ -66,7 +66,25 @@ export interface SpawnOptions {
 /** Runs `script` with the Node that runs the tests, from the repository root. */
 export function spawnNode(script: string, args: string[], options: SpawnOptions = {}): NodeRun {
   // process.execPath is the Node 24 that runs vitest (npm scripts put node_modules/.bin/node first on PATH).
-  const child = spawn(process.execPath, [script, ...args], {
+  return spawnCommand(process.execPath, [script, ...args], options);
+}
+
+/**
+ * Runs package.json's `start` script as npm runs it (`sh -c`, that Node first on PATH) with `args` appended, as
+ * `npm start -- ARGS` appends them — without its `prestart` (the tests build once, and bring their own certificates).
+ */
+export function spawnStartScript(args: string[], options: SpawnOptions = {}): NodeRun {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const env = options.env ?? process.env;
+  const path = `${dirname(process.execPath)}${delimiter}${env.PATH ?? ''}`;
+  return spawnCommand('sh', ['-c', `exec env ${pkg.scripts.start} "$@"`, 'npm-start', ...args], {
+    ...options,
+    env: { ...env, PATH: path },
+  });
+}
+
+function spawnCommand(file: string, argv: string[], options: SpawnOptions): NodeRun {
+  const child = spawn(file, argv, {
     cwd: ROOT,
     env: options.env ?? process.env,
     stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
