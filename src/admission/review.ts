@@ -6,9 +6,11 @@
  * `request.object` is only checked to be a JSON object and is handed on by reference, never through zod: zod's
  * object parsing drops keys it does not model, and the patch must be computed against the pod exactly as received.
  */
+
 import { z } from 'zod';
 import type { PatchOperation } from '../core/types.ts';
 import { truncateWarning } from '../core/warnings.ts';
+import { describeIssues } from '../zod/issues.ts';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 export const ADMISSION_KIND = 'AdmissionReview';
@@ -98,10 +100,7 @@ export type ReviewParse = { ok: true; request: AdmissionRequest } | { ok: false;
 export function parseAdmissionReview(body: unknown): ReviewParse {
   const result = reviewSchema.safeParse(body);
   if (!result.success) {
-    const error = result.error.issues
-      .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(body)'}: ${issue.message}`)
-      .join('; ');
-    return { ok: false, error };
+    return { ok: false, error: describeIssues(result.error, { root: '(body)' }) };
   }
   const { object: _validated, ...request } = result.data.request;
   const rawRequest = (body as { request: Record<string, unknown> }).request;

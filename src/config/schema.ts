@@ -2,11 +2,13 @@
  * The policy configuration file (YAML; examples/config.yaml is the commented reference). Parsed once at the edge:
  * the core receives a `Config` and trusts it.
  */
+
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseOption } from '../core/resolver-options.ts';
 import type { Config, Policy } from '../core/types.ts';
 import { isDnsSubdomain } from '../core/validation.ts';
+import { describeIssues } from '../zod/issues.ts';
 
 const ip = (field: string) =>
   z.string().refine((s) => isIP(s) !== 0, { error: (i) => `${field}: "${String(i.input)}" is not an IP address` });
@@ -93,11 +95,5 @@ export function parseConfig(doc: unknown): ConfigParse {
   return { ok: false, error: formatZodError(result.error) };
 }
 
-export function formatZodError(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => {
-      const path = issue.path.length > 0 ? issue.path.join('.') : '(root)';
-      return `${path}: ${issue.message}`;
-    })
-    .join('; ');
-}
+/** Every zod failure is told the same way (../zod/issues.ts); this name stays for the API-object readers. */
+export const formatZodError = (error: z.ZodError): string => describeIssues(error);

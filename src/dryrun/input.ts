@@ -16,6 +16,7 @@ import { DnsTunerError } from '../errors.ts';
 import { parsePodView } from '../kube/pod.ts';
 import { toNamespaceInfo } from '../namespaces/source.ts';
 import { firstSyntaxError, toJS } from '../yaml/locate.ts';
+import { describeIssues } from '../zod/issues.ts';
 
 type Json = Record<string, unknown>;
 
@@ -181,10 +182,8 @@ export function unwrapWhatIf(body: unknown): Parsed<{ object: unknown; whatIf?: 
   if (!isWhatIf(body)) return { ok: true, value: { object: body } };
   const parsed = whatIfSchema.safeParse(body);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const path = issue.path.length > 0 ? issue.path.join('.') : '(body)';
-    const message = issue.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.join(', ')}` : issue.message;
-    return fail(new DnsTunerError('DNS_TUNER_BAD_WHAT_IF', `${path}: ${message}`));
+    const issue = describeIssues(parsed.error, { root: '(body)', first: true });
+    return fail(new DnsTunerError('DNS_TUNER_BAD_WHAT_IF', issue));
   }
   if (parsed.data.object === undefined) {
     return fail(new DnsTunerError('DNS_TUNER_BAD_WHAT_IF', 'object: is required (the Pod, workload or review)'));

@@ -2,8 +2,10 @@
  * The slice of a Pod the engine reads, validated at the edge. Only these fields are parsed: the raw object is kept
  * beside the view and is what gets copied (on write) and diffed, so fields this schema does not model are never touched.
  */
+
 import { z } from 'zod';
 import type { PodView } from '../core/types.ts';
+import { describeIssues } from '../zod/issues.ts';
 
 const stringMap = z.record(z.string(), z.string());
 
@@ -38,8 +40,7 @@ export type PodViewParse = { ok: true; pod: PodView } | { ok: false; error: stri
 export function parsePodView(raw: unknown): PodViewParse {
   const result = podSchema.safeParse(raw);
   if (!result.success) {
-    const issue = result.error.issues[0]!;
-    return { ok: false, error: `pod ${issue.path.join('.') || '(root)'}: ${issue.message}` };
+    return { ok: false, error: `pod ${describeIssues(result.error, { first: true })}` };
   }
   const { metadata, spec } = result.data;
   const dnsConfig = spec?.dnsConfig;

@@ -11,6 +11,7 @@ import type { NamespaceInfo } from '../core/types.ts';
 import { DnsTunerError } from '../errors.ts';
 import { describeReadError, readSnapshot } from '../watch/files.ts';
 import { documentValue, locator } from '../yaml/locate.ts';
+import { describeIssues } from '../zod/issues.ts';
 import { type NamespaceLookup, type NamespaceSource, type NamespaceSourceStatus, toNamespaceInfo } from './source.ts';
 
 /** RFC 1123 label, as the apiserver requires of namespace names (ValidateNamespaceName). */
@@ -88,9 +89,7 @@ export function parseNamespaceFile(text: string, fileName: string): NamespaceFil
     const rawName = (item.value as { metadata?: { name?: unknown } } | null)?.metadata?.name;
     const label = `item ${index + 1}${typeof rawName === 'string' ? ` (${rawName})` : ''}`;
     if (!result.success) {
-      const messages = result.error.issues
-        .map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
-        .join('; ');
+      const messages = describeIssues(result.error, { root: '' });
       return { ok: false, error: `${at(item.offset)}: ${label}: ${messages}` };
     }
     const { metadata } = result.data;
