@@ -17,7 +17,7 @@ import { objectsOf, POD_TEMPLATE_PATHS, parseNames, parseYamlDocuments, type Wha
 import type { DryRunReport } from '../dryrun/report.ts';
 import { createDryRunService } from '../dryrun/service.ts';
 import { formatReportText } from '../dryrun/text.ts';
-import { DnsTunerError, ERRORS, type ErrorCode, EXIT_FAILED, EXIT_OK, isExpected } from '../errors.ts';
+import { DnsTunerError, ERRORS, type ErrorCode, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, isExpected } from '../errors.ts';
 import { createFileNamespaceSource } from '../namespaces/file-source.ts';
 import type { NamespaceSource } from '../namespaces/source.ts';
 
@@ -212,18 +212,29 @@ async function explain(flags: ExplainFlags, io: Io): Promise<number> {
 
   // In a file of several objects (a Service beside its Deployment), the ones without pods are passed over.
   let items: Item[] = objects.map((object, i) => ({ object, label: describeItem(object, i, objects.length) }));
+  // A scalar or list where an object should be is bad input (exit 2), reported with the others still explained.
+  let exit = EXIT_OK;
   if (items.length > 1) {
-    const passed = items.filter((item) => !EXPLAINABLE.has(kindOf(item.object) ?? ''));
-    for (const item of passed) io.stderr.write(`dns-tuner explain: ${item.label}: no pod template, passed over\n`);
-    items = items.filter((item) => !passed.includes(item));
-    if (items.length === 0)
+    const kept: Item[] = [];
+    for (const item of items) {
+      if (!isObject(item.object)) {
+        io.stderr.write(`dns-tuner explain: ${source}: ${item.label}: not a Kubernetes object\n`);
+        exit = EXIT_BAD_INPUT;
+      } else if (!EXPLAINABLE.has(kindOf(item.object) ?? '')) {
+        io.stderr.write(`dns-tuner explain: ${item.label}: no pod template, passed over\n`);
+      } else {
+        kept.push(item);
+      }
+    }
+    items = kept;
+    if (items.length === 0) {
       throw new DnsTunerError('DNS_TUNER_BAD_FILE', source, 'no Pod, workload or AdmissionReview in it');
+    }
   }
 
   const run = flags.server === undefined ? await offlineRunner(flags) : await serverRunner(flags);
   const outputs: string[] = [];
   const reports: unknown[] = [];
-  let exit = EXIT_OK;
   for (const item of items) {
     const result = await run(item.object);
     if (!result.ok) {
@@ -350,6 +361,10 @@ function postJson(
 
 function usageError(message: string): DnsTunerError {
   return new DnsTunerError('DNS_TUNER_BAD_FLAG', message);
+}
+
+function isObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function kindOf(object: unknown): string | undefined {

@@ -73,10 +73,14 @@ export interface YamlDocument {
   line: number;
 }
 
-/** Reads a YAML (or JSON) stream; a syntax error names its line and column. Empty documents are dropped. */
+/**
+ * Reads a YAML (or JSON) stream as kubectl does: YAML 1.1, like the go-yaml v2 behind sigs.k8s.io/yaml (`yes`/`on` are
+ * booleans, `<<` merges a mapping), so a manifest kubectl applies reads the same here. A syntax error names its line
+ * and column. Empty documents are dropped.
+ */
 export function parseYamlDocuments(text: string, label = 'YAML'): Parsed<YamlDocument[]> {
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, version: '1.1' });
   if (!Array.isArray(docs)) return fail(new DnsTunerError('DNS_TUNER_BAD_YAML', `${label}: not a YAML stream`));
   const out: YamlDocument[] = [];
   for (const doc of docs) {
@@ -116,7 +120,8 @@ export function objectsOf(docs: readonly YamlDocument[]): unknown[] {
   const objects: unknown[] = [];
   for (const doc of docs) {
     const v = doc.value;
-    if (isJsonObject(v) && isListKind(v.kind) && Array.isArray(v.items)) objects.push(...v.items);
+    // One by one: a spread of a long list overflows the stack.
+    if (isJsonObject(v) && isListKind(v.kind) && Array.isArray(v.items)) for (const item of v.items) objects.push(item);
     else objects.push(v);
   }
   return objects;

@@ -277,6 +277,35 @@ describe('dns-tuner explain, offline', () => {
     });
   }
 
+  it('exits 2 for a scalar among the items of a List, and still explains the pods beside it', async () => {
+    const list = { kind: 'List', items: [kubectlDeployment(), 'just-a-string', 42] };
+    const run = await explainInProcess(['-f', '-', '--namespaces', EXAMPLE_NAMESPACES], JSON.stringify(list));
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('object 2 (object): not a Kubernetes object');
+    expect(run.stderr).toContain('object 3 (object): not a Kubernetes object');
+    expect(run.stdout).toContain('Decision: MUTATED (policy-applied)');
+  });
+
+  it('reads YAML as kubectl does (YAML 1.1): `yes` is a boolean and `<<` merges a mapping', async () => {
+    const yaml = [
+      'kind: Pod',
+      'apiVersion: v1',
+      'metadata: {name: p, namespace: shop}',
+      'x-common: &common {dnsPolicy: ClusterFirst}',
+      'spec:',
+      '  <<: *common',
+      '  hostNetwork: no',
+      '  containers: [{name: c, image: alpine}]',
+      '',
+    ].join('\n');
+    const run = await explainInProcess(['-f', '-', '-o', 'json', '--namespaces', EXAMPLE_NAMESPACES], yaml);
+    expect(run.code, run.stderr).toBe(0);
+    const r = JSON.parse(run.stdout) as DryRunReport;
+    // Under YAML 1.2 `hostNetwork: no` is the string "no" (an unreadable pod), and `<<` is a key of its own.
+    expect(r).toMatchObject({ decision: 'mutated', reason: 'policy-applied' });
+    expect(r.dns?.before.dnsPolicy).toBe('ClusterFirst');
+  });
+
   it('exits 2 for an unknown command', async () => {
     const run = await cli(['frobnicate']);
     expect(run.code).toBe(2);
