@@ -8,7 +8,7 @@ import { showValue } from '../admission/review.ts';
 import type { Config } from '../core/types.ts';
 import { DnsTunerError } from '../errors.ts';
 import { describeReadError, type FileContent, readSnapshot } from '../watch/files.ts';
-import { documentValue, locator } from '../yaml/locate.ts';
+import { documentValue, locator, PARSE_OPTIONS } from '../yaml/locate.ts';
 import { type ConfigParse, configSchema, parseConfig } from './schema.ts';
 
 /** A config file that cannot be read or does not validate (DNS_TUNER_BAD_CONFIG). */
@@ -28,7 +28,7 @@ export function builtInConfig(): Config {
 /** Validates the text of a config file; `fileName` labels the errors. */
 export function parseConfigText(text: string, fileName: string): ConfigParse {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter, ...PARSE_OPTIONS });
   const at = locator(fileName, lineCounter);
   const read = documentValue(doc, at);
   if (!read.ok) return read;

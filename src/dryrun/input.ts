@@ -15,7 +15,7 @@ import { isDnsLabel } from '../core/validation.ts';
 import { DnsTunerError } from '../errors.ts';
 import { parsePodView } from '../kube/pod.ts';
 import { toNamespaceInfo } from '../namespaces/source.ts';
-import { firstSyntaxError, toJS } from '../yaml/locate.ts';
+import { firstSyntaxError, PARSE_OPTIONS, toJS } from '../yaml/locate.ts';
 import { describeIssues } from '../zod/issues.ts';
 
 type Json = Record<string, unknown>;
@@ -80,7 +80,7 @@ export interface YamlDocument {
  */
 export function parseYamlDocuments(text: string, label = 'YAML'): Parsed<YamlDocument[]> {
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true, version: '1.1' });
+  const docs = parseAllDocuments(text, { lineCounter, ...PARSE_OPTIONS, version: '1.1' });
   if (!Array.isArray(docs)) return fail(new DnsTunerError('DNS_TUNER_BAD_YAML', `${label}: not a YAML stream`));
   const out: YamlDocument[] = [];
   for (const doc of docs) {

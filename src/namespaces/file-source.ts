@@ -10,7 +10,7 @@ import { showValue } from '../admission/review.ts';
 import type { NamespaceInfo } from '../core/types.ts';
 import { DnsTunerError } from '../errors.ts';
 import { describeReadError, readSnapshot } from '../watch/files.ts';
-import { documentValue, locator } from '../yaml/locate.ts';
+import { documentValue, locator, PARSE_OPTIONS } from '../yaml/locate.ts';
 import { describeIssues } from '../zod/issues.ts';
 import { type NamespaceLookup, type NamespaceSource, type NamespaceSourceStatus, toNamespaceInfo } from './source.ts';
 
@@ -48,7 +48,7 @@ export type NamespaceFileParse = { ok: true; namespaces: Map<string, NamespaceIn
 /** Parses the file's text; `fileName` only labels errors (`file:line: item 2 (shop): labels …`). */
 export function parseNamespaceFile(text: string, fileName: string): NamespaceFileParse {
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false });
+  const docs = parseAllDocuments(text, { lineCounter, ...PARSE_OPTIONS });
   if (!Array.isArray(docs)) return { ok: false, error: `${fileName}: not a YAML document stream` };
   const at = locator(fileName, lineCounter);
   // Each item with the offset of its node, for error positions.

@@ -5,9 +5,9 @@
  * into an error naming the file, like any other bad content, not let an exception escape.
  *
  * Used by the config file (src/config/load.ts), the namespace file (src/namespaces/file-source.ts) and the dry-run
- * input (src/report/input.ts).
+ * input (src/dryrun/input.ts).
  */
-import { type Document, type LineCounter, type ToJSOptions, visit } from 'yaml';
+import { type Document, isScalar, type LineCounter, type ToJSOptions, visit } from 'yaml';
 
 /** An offset into the text → `file:line:col`; just `file` when there is no offset. */
 export type Locate = (offset: number | undefined) => string;
@@ -26,11 +26,40 @@ export interface YamlProblem {
   message: string;
 }
 
-/** The document's first syntax error: its first line only (the rest is an excerpt of the source). */
+/**
+ * The document's first syntax error: its first line only (the rest is an excerpt of the source). Duplicate keys are
+ * one too, found here in one pass: the `yaml` package's own `uniqueKeys` check compares every key with every other
+ * (an 800 KB mapping took 39 s), so every reader parses with `uniqueKeys: false` and relies on this instead.
+ */
 export function firstSyntaxError(doc: Document): YamlProblem | undefined {
   const error = doc.errors[0];
-  if (!error) return undefined;
-  return { offset: error.pos[0], message: plain(error.message.split('\n')[0] ?? error.code) };
+  if (error) return { offset: error.pos[0], message: plain(error.message.split('\n')[0] ?? error.code) };
+  return firstDuplicateKey(doc);
+}
+
+/** Parse options every reader shares (see firstSyntaxError for why keys are not checked by the parser). */
+export const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: false } as const;
+
+function firstDuplicateKey(doc: Document): YamlProblem | undefined {
+  let problem: YamlProblem | undefined;
+  visit(doc, {
+    Map(_key, map) {
+      const seen = new Set<string>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        const key = String(pair.key.value);
+        // YAML 1.1 merge keys may repeat (`<<: *a` then `<<: *b`).
+        if (key === '<<') continue;
+        if (seen.has(key)) {
+          problem = { offset: pair.key.range?.[0], message: 'Map keys must be unique' };
+          return visit.BREAK;
+        }
+        seen.add(key);
+      }
+      return undefined;
+    },
+  });
+  return problem;
 }
 
 export type YamlValue = { ok: true; value: unknown } | { ok: false; problem: YamlProblem };
