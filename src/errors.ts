@@ -56,6 +56,8 @@ export const ERRORS = {
     415,
     'content-type %s is not supported; send application/json or application/yaml',
   ),
+  DNS_TUNER_YAML_TOO_COSTLY: input(413, 'YAML body refused: %s; send JSON, or a smaller or simpler document'),
+  DNS_TUNER_DRY_RUN_BUSY: failure(503, 'dry-run is busy (%s); try again in a second'),
   DNS_TUNER_NAMESPACE_NOT_FOUND: input(404, 'namespace %s is not known to dns-tuner'),
   DNS_TUNER_NAMESPACE_UNAVAILABLE: failure(503, 'namespace %s could not be read: %s'),
   // Command lines, files and start-up (the server and the CLI).

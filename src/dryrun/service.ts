@@ -11,12 +11,25 @@ import { DnsTunerError } from '../errors.ts';
 import type { NamespaceLookup, NamespaceSource } from '../namespaces/source.ts';
 import type { ReviewOutcome } from '../review/outcome.ts';
 import { createReviewService, type ReviewServiceDeps } from '../review/service.ts';
-import { checkDepth, type DryRunTarget, toTarget, unwrapWhatIf, type WhatIf, whatIfNamespace } from './input.ts';
+import {
+  checkDepth,
+  type DryRunTarget,
+  type Parsed,
+  parseYamlDocuments,
+  singleDocument,
+  toTarget,
+  unwrapWhatIf,
+  type WhatIf,
+  whatIfNamespace,
+} from './input.ts';
 import { buildNamespaceReport, type NamespaceReport } from './namespace-report.ts';
 import { buildDryRunReport, type DryRunReport, type NamespaceOrigin } from './report.ts';
+import type { YamlIsolate } from './yaml-isolate.ts';
 
 export interface DryRunServiceDeps {
   getConfig: () => Config;
+  /** Where YAML bodies are parsed (the webhook: a worker thread, ./yaml-isolate.ts); default: in this thread. */
+  yaml?: YamlIsolate | undefined;
   /** null: nothing is known about namespaces (explain offline without --namespaces); every namespace is unknown. */
   namespaces: NamespaceSource | null;
   lookupTimeoutMs?: number | undefined;
@@ -44,6 +57,10 @@ export interface DryRunService {
   run(body: unknown, params?: DryRunParams): Promise<DryRunResult>;
   /** A namespace's effective policy and where each value comes from. */
   namespace(name: string): Promise<NamespaceDryRun>;
+  /** The one object of a YAML (or JSON) body; throws a DnsTunerError for bad or too costly YAML. */
+  readYaml(text: string): Promise<unknown>;
+  /** Releases the YAML worker, if any. */
+  close(): Promise<void>;
 }
 
 export function createDryRunService(deps: DryRunServiceDeps): DryRunService {
@@ -100,7 +117,20 @@ export function createDryRunService(deps: DryRunServiceDeps): DryRunService {
       if (!lookup.found) return { found: false, error: 'error' in lookup ? lookup.error : undefined };
       return { found: true, report: buildNamespaceReport(config, lookup.namespace) };
     },
+
+    async readYaml(text) {
+      const one = deps.yaml ? await deps.yaml.parse(text) : parseOne(text);
+      if (!one.ok) throw one.error;
+      return one.value;
+    },
+
+    close: async () => deps.yaml?.close(),
   };
+}
+
+function parseOne(text: string): Parsed<unknown> {
+  const docs = parseYamlDocuments(text);
+  return docs.ok ? singleDocument(docs.value) : docs;
 }
 
 /** A NamespaceSource that knows one namespace (or none): the "what if", and explain without a namespace file. */

@@ -14,7 +14,7 @@
  * input. Dry-run requests are not reviews: they are counted in dns_tuner_dry_run_requests_total, not reviews_total.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isNamespaceName, parseNames, parseYamlDocuments, singleDocument } from '../dryrun/input.ts';
+import { isNamespaceName, parseNames } from '../dryrun/input.ts';
 import type { DryRunService } from '../dryrun/service.ts';
 import { formatNamespaceReportText, formatReportText } from '../dryrun/text.ts';
 import { DnsTunerError } from '../errors.ts';
@@ -24,6 +24,8 @@ import { toDnsTunerError } from './errors.ts';
 
 export const DRY_RUN_PATH = '/dry-run';
 export const YAML_CONTENT_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/plain'];
+/** Dry-runs answered at once; more are refused (503, Retry-After) before their bodies are read. */
+export const MAX_DRY_RUNS_IN_FLIGHT = 4;
 
 export interface DryRunRouteDeps {
   dryRun: DryRunService;
@@ -31,7 +33,7 @@ export interface DryRunRouteDeps {
   bodyLimit: number;
 }
 
-type DryRunResultLabel = ReviewDecision | 'bad-input';
+type DryRunResultLabel = ReviewDecision | 'bad-input' | 'busy';
 type NamespaceResultLabel = 'opted-in' | 'not-opted-in' | 'not-found' | 'unavailable' | 'bad-input' | 'error';
 
 interface DryRunQuery {
@@ -43,25 +45,33 @@ interface DryRunQuery {
 /** Registers the dry-run routes in their own encapsulated context (the YAML parser applies to them only). */
 export function registerDryRun(app: FastifyInstance, deps: DryRunRouteDeps): void {
   const counter = deps.metrics.dryRunRequests;
+  let inFlight = 0;
   app.register(async (scope) => {
+    // At most MAX_IN_FLIGHT dry-runs at once, refused before their bodies are read: /dry-run shares the event loop
+    // and the heap with /mutate, and anyone who reaches the Service may call it (docs/adr/0008).
+    scope.addHook('onRequest', async (request, reply) => {
+      if (inFlight >= MAX_DRY_RUNS_IN_FLIGHT) {
+        const busy = new DnsTunerError('DNS_TUNER_DRY_RUN_BUSY', `${inFlight} dry-runs in flight`);
+        counter.inc({ route: routeOf(request), result: 'busy' });
+        request.log.warn({ code: busy.code, dryRun: routeOf(request) }, 'dry-run refused');
+        return reply.code(busy.statusCode).header('retry-after', '1').send(busy.toBody());
+      }
+      inFlight++;
+      reply.raw.once('close', () => {
+        inFlight--;
+      });
+      return undefined;
+    });
+
     scope.addContentTypeParser(
       YAML_CONTENT_TYPES,
       { parseAs: 'string', bodyLimit: deps.bodyLimit },
-      (_req, body, done) => {
-        const docs = parseYamlDocuments(body.toString());
-        if (!docs.ok) {
-          done(docs.error, undefined);
-          return;
-        }
-        const one = singleDocument(docs.value);
-        if (!one.ok) done(one.error, undefined);
-        else done(null, one.value);
-      },
+      (_req: FastifyRequest, body: string | Buffer) => deps.dryRun.readYaml(body.toString()),
     );
 
     scope.setErrorHandler((error, request, reply) => {
       const coded = dryRunError(error, deps.bodyLimit, request.headers['content-type']);
-      const route = request.routeOptions.url?.startsWith(`${DRY_RUN_PATH}/namespaces`) ? 'namespace' : 'pod';
+      const route = routeOf(request);
       const result = coded.statusCode >= 500 ? 'error' : 'bad-input';
       counter.inc({ route, result });
       if (coded.statusCode >= 500) request.log.error({ err: error, code: coded.code, dryRun: route }, 'dry-run failed');
@@ -124,6 +134,10 @@ export function registerDryRun(app: FastifyInstance, deps: DryRunRouteDeps): voi
       return send(reply, text, report, formatNamespaceReportText);
     });
   });
+}
+
+function routeOf(request: FastifyRequest): 'namespace' | 'pod' {
+  return request.url.startsWith(`${DRY_RUN_PATH}/namespaces`) ? 'namespace' : 'pod';
 }
 
 function send<T>(reply: FastifyReply, text: boolean, report: T, format: (r: T) => string): FastifyReply {

@@ -191,7 +191,7 @@ export async function startServer(flags: Flags, options: StartOptions = {}): Pro
     );
     if (certificate.warning !== undefined) warnings.push(certificate.warning);
 
-    const { app: webhook } = wireWebhook({
+    const { app: webhook, dryRun } = wireWebhook({
       logger: logger.child({ server: 'webhook' }),
       getConfig: () => config.current(),
       namespaces,
@@ -200,6 +200,7 @@ export async function startServer(flags: Flags, options: StartOptions = {}): Pro
       closeConnections: () => lifecycle.stopping,
     });
     lifecycle.setWebhook(webhook);
+    lifecycle.onRelease(() => dryRun.close());
     const certs = certificate.watch((pair) => setTlsContext(webhook, pair));
     lifecycle.onRelease(() => certs.close());
 

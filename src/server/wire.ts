@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../core/types.ts';
 import { createDryRunService, type DryRunService } from '../dryrun/service.ts';
+import { createYamlIsolate } from '../dryrun/yaml-isolate.ts';
 import { buildWebhookApp, type WebhookAppOptions } from '../http/webhook-app.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { NamespaceSource } from '../namespaces/source.ts';
@@ -35,7 +36,7 @@ export interface Webhook {
 export function wireWebhook(deps: WebhookDeps): Webhook {
   const { logger, getConfig, namespaces, metrics, lookupTimeoutMs } = deps;
   const reviews = instrumentReviews(createReviewService({ getConfig, namespaces, lookupTimeoutMs }), metrics, logger);
-  const dryRun = createDryRunService({ getConfig, namespaces, lookupTimeoutMs });
+  const dryRun = createDryRunService({ getConfig, namespaces, lookupTimeoutMs, yaml: createYamlIsolate() });
   const app = buildWebhookApp({
     logger,
     reviews,
