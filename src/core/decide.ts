@@ -144,7 +144,7 @@ export function decide(input: DecideInput): Decision {
   if (applied === undefined) {
     warnings.add(`dns-tuner: ${ANNOTATION_APPLIED} left out: the annotations would exceed the apiserver's 256 KiB`);
   }
-  const mutated = applyTo(input.raw, after, target.optionOrigins, applied);
+  const mutated = applyTo(input.raw, after, target.authorOptions, applied);
   const patch = jsonpatch.compare(input.raw, mutated) as PatchOperation[];
   const common = {
     policy: policyName,
@@ -219,7 +219,7 @@ type Json = Record<string, unknown>;
  * fast-json-patch's compare skips it (identical references) and a large pod costs no deep clone
  * (bench/webhook.ts measured the clone + full diff at ~45 % of a review's CPU).
  */
-function applyTo(raw: Json, after: PodDns, optionOrigins: number[], applied: string | undefined): Json {
+function applyTo(raw: Json, after: PodDns, authorOptions: number, applied: string | undefined): Json {
   const pod = { ...raw };
   const metadata = child(pod, 'metadata');
   if (applied !== undefined) child(metadata, 'annotations')[ANNOTATION_APPLIED] = applied;
@@ -236,15 +236,13 @@ function applyTo(raw: Json, after: PodDns, optionOrigins: number[], applied: str
   if (cfg.nameservers !== undefined) rawConfig.nameservers = [...cfg.nameservers];
   if (cfg.searches !== undefined) rawConfig.searches = [...cfg.searches];
   if (cfg.options !== undefined) {
-    const rawOptions = Array.isArray(rawConfig.options) ? (rawConfig.options as unknown[]) : [];
-    rawConfig.options = cfg.options.map((o, i) => {
-      const origin = optionOrigins[i] ?? -1;
-      return origin >= 0
-        ? rawOptions[origin]
-        : o.value === undefined
-          ? { name: o.name }
-          : { name: o.name, value: o.value };
-    });
+    const rawOptions = Array.isArray(rawConfig.options) ? (rawConfig.options as unknown[]) : undefined;
+    const ours = cfg.options
+      .slice(authorOptions)
+      .map((o) => (o.value === undefined ? { name: o.name } : { name: o.name, value: o.value }));
+    // The author's entries stay the raw objects, and the raw array itself when nothing is added: the diff then skips
+    // them by reference, however many there are.
+    if (rawOptions === undefined || ours.length > 0) rawConfig.options = (rawOptions ?? []).concat(ours);
   }
   return pod;
 }

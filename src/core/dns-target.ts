@@ -17,8 +17,8 @@ import type { WarningList } from './warnings.ts';
 
 export interface Target {
   after: PodDns;
-  /** For each option in `after.dnsConfig.options`: the index of the author's entry it keeps, or -1 if it is ours. */
-  optionOrigins: number[];
+  /** How many of `after.dnsConfig.options` are the author's, kept first and in place; the rest are ours. */
+  authorOptions: number;
   /** Set when the settings ask for node-local and the `None` form cannot honour the pod's DNS. */
   nodeLocalDeclined?: { reason: NodeLocalDeclinedReason; message: string } | undefined;
 }
@@ -49,7 +49,7 @@ export function buildTarget(
   const ours: ResolverOption[] = [];
   if (ndots !== undefined) ours.push({ name: 'ndots', value: String(ndots) });
   for (const o of settings.options) if (o.source !== 'pod-spec') ours.push(o.value);
-  const { options, origins } = appendMissingOptions(own.options ?? [], ours);
+  const options = appendMissingOptions(own.options ?? [], ours);
 
   const dnsConfig: PodDnsConfig = {};
   if (form?.ok) {
@@ -64,26 +64,20 @@ export function buildTarget(
   const empty = Object.keys(dnsConfig).length === 0 && pod.dnsConfig === undefined;
   return {
     after: { dnsPolicy: nodeLocal ? 'None' : dnsPolicy, ...(empty ? {} : { dnsConfig }) },
-    optionOrigins: origins,
+    authorOptions: own.options?.length ?? 0,
     nodeLocalDeclined: form?.ok === false ? { reason: form.reason, message: form.message } : undefined,
   };
 }
 
-/** The author's options keep their place and value; ours that the author did not write are appended. */
-function appendMissingOptions(
-  author: readonly ResolverOption[],
-  ours: ResolverOption[],
-): { options: ResolverOption[]; origins: number[] } {
-  const options = [...author];
-  const origins = author.map((_, i) => i);
-  const taken = new Set(author.map((o) => o.name));
-  for (const o of ours) {
-    if (taken.has(o.name)) continue;
-    taken.add(o.name);
-    options.push(o);
-    origins.push(-1);
-  }
-  return { options, origins };
+/**
+ * The author's options keep their place and value; ours that the author did not write are appended. One pass over
+ * the author's list against ours (a handful), so a pod with 100,000 options costs no 100,000-entry set.
+ */
+function appendMissingOptions(author: readonly ResolverOption[], ours: ResolverOption[]): ResolverOption[] {
+  const missing = new Map<string, ResolverOption>();
+  for (const o of ours) if (!missing.has(o.name)) missing.set(o.name, o);
+  for (const o of author) missing.delete(o.name);
+  return author.concat([...missing.values()]);
 }
 
 function nodeLocalForm(
