@@ -4,8 +4,8 @@
  * annotations' total size, and musl's resolv.conf line limit. The engine checks the pod it receives against the
  * limits (`invalidPodProblem`) and its own output against the rules (`validatePodDns`) before it returns a patch.
  */
-import { isIP } from 'node:net';
 import { describeValue } from './annotations.ts';
+import { parseIp } from './ip.ts';
 import type { PodDns, PodView } from './types.ts';
 
 export const MAX_NAMESERVERS = 3;
@@ -64,7 +64,7 @@ export function invalidPodProblem(pod: PodView): string | undefined {
     return `spec.dnsConfig.nameservers: ${nameservers.length} entries, the apiserver allows ${MAX_NAMESERVERS}`;
   }
   for (const ns of nameservers) {
-    if (isIP(ns) === 0) return `spec.dnsConfig.nameservers: ${describeValue(ns)} is not an IP address`;
+    if (parseIp(ns) === undefined) return `spec.dnsConfig.nameservers: ${describeValue(ns)} is not an IP address`;
   }
   const searches = cfg?.searches ?? [];
   if (searches.length > MAX_SEARCHES) {
@@ -101,8 +101,9 @@ export function validatePodDns(dns: PodDns): string[] {
   const nameservers = cfg.nameservers ?? [];
   if (nameservers.length > MAX_NAMESERVERS)
     errors.push(`spec.dnsConfig.nameservers: must not have more than ${MAX_NAMESERVERS}`);
+  // The apiserver's parser (netutils.ParseIPSloppy), not node:net isIP, which accepts zones such as fe80::1%eth0.
   for (const ns of nameservers)
-    if (isIP(ns) === 0) errors.push(`spec.dnsConfig.nameservers: "${ns}" must be a valid IP address`);
+    if (parseIp(ns) === undefined) errors.push(`spec.dnsConfig.nameservers: "${ns}" must be a valid IP address`);
   const searches = cfg.searches ?? [];
   if (searches.length > MAX_SEARCHES) errors.push(`spec.dnsConfig.searches: must not have more than ${MAX_SEARCHES}`);
   if (searches.join(' ').length > MAX_SEARCH_CHARS)
