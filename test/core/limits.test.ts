@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { buildReviewResponse } from '../../src/admission/review.ts';
 import { MAX_SUMMARY_CHARS, summarize } from '../../src/core/decide.ts';
 import { ANNOTATION_APPLIED, type Decision } from '../../src/core/types.ts';
 import { boundWarnings, MAX_WARNINGS, WarningList } from '../../src/core/warnings.ts';
@@ -184,5 +185,16 @@ describe('our annotation', () => {
     // One huge option name is cut, not carried.
     const huge = run(config, pod({ dnsConfig: { options: [{ name: 'n'.repeat(100_000) }] } }), shop);
     expect(huge.action !== 'skip' && huge.summary).toMatch(/options=…\+5 more$/);
+  });
+});
+
+describe('the AdmissionResponse', () => {
+  it('bounds whatever warnings it is given', () => {
+    const many = Array.from({ length: 10_000 }, (_, i) => `warning ${i} ${'w'.repeat(200)}`);
+    const warnings = buildReviewResponse('u', { warnings: [...many, ...many] }).response.warnings ?? [];
+    expect(warnings).toHaveLength(MAX_WARNINGS);
+    // 19 shown + 19,961 = 20,000 given, less the 20 repeats of shown ones.
+    expect(warnings.at(-1)).toBe('dns-tuner: … and 19961 more warnings');
+    for (const w of warnings) expect(w.length).toBeLessThanOrEqual(120);
   });
 });
