@@ -9,7 +9,7 @@
 
 import { z } from 'zod';
 import type { PatchOperation } from '../core/types.ts';
-import { truncateWarning } from '../core/warnings.ts';
+import { boundWarnings } from '../core/warnings.ts';
 import { describeIssues } from '../zod/issues.ts';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
@@ -137,7 +137,8 @@ export function buildReviewResponse(uid: string, options: ResponseOptions = {}):
     response.patch = Buffer.from(JSON.stringify(options.patch)).toString('base64');
     response.patchType = 'JSONPatch';
   }
-  if (options.warnings && options.warnings.length > 0) response.warnings = options.warnings.map(truncateWarning);
+  // Each truncated, deduplicated, at most MAX_WARNINGS: whatever the caller gathered, the response stays a few KB.
+  if (options.warnings && options.warnings.length > 0) response.warnings = boundWarnings(options.warnings);
   if (options.auditAnnotations && Object.keys(options.auditAnnotations).length > 0) {
     response.auditAnnotations = { ...options.auditAnnotations };
   }

@@ -1,7 +1,10 @@
 /**
  * Reads the policy configuration file (YAML) and validates it with src/config/schema.ts. Errors point into the file:
  * `examples/config.yaml:12:13: policies.default.ndots: Too big: expected number to be <=15, got 20`.
- * Without a file the built-in configuration applies (`parseConfig({})`: the `default` policy only).
+ * Without a file the built-in configuration applies (`parseConfig({})`: the `default` policy only). A file WITH no
+ * content (empty, `null`, `~`, `---`, only comments) is refused: a ConfigMap emptied by a bad edit or a half-written
+ * template must not silently reset every policy, node-local and the fallback cluster-wide. `{}` asks for the
+ * built-in configuration explicitly.
  */
 import { LineCounter, parseDocument } from 'yaml';
 import { showValue } from '../admission/review.ts';
@@ -33,9 +36,15 @@ export function parseConfigText(text: string, fileName: string): ConfigParse {
   const read = documentValue(doc, at);
   if (!read.ok) return read;
   const { value } = read;
+  if (value === null || value === undefined) {
+    return {
+      ok: false,
+      error: `${at(undefined)}: the file has no content (empty, null or only comments); write {} for the built-in configuration`,
+    };
+  }
 
   // The schema itself (not parseConfig), for the structured issues: each one points at its line and shows the value.
-  const parsed = configSchema.safeParse(value ?? {});
+  const parsed = configSchema.safeParse(value);
   if (parsed.success) return { ok: true, config: parsed.data };
   const problems = parsed.error.issues.map((issue) => {
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');

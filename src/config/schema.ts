@@ -2,16 +2,29 @@
  * The policy configuration file (YAML; examples/config.yaml is the commented reference). Parsed once at the edge:
  * the core receives a `Config` and trusts it.
  */
-
-import { isIP } from 'node:net';
 import { z } from 'zod';
+import { formatIp, parseIp } from '../core/ip.ts';
 import { parseOption } from '../core/resolver-options.ts';
 import type { Config, Policy } from '../core/types.ts';
 import { isDnsSubdomain } from '../core/validation.ts';
 import { describeIssues } from '../zod/issues.ts';
 
+/**
+ * An IP address as the apiserver reads it (src/core/ip.ts: no zones, brackets or ports; leading zeros tolerated), so
+ * a pod we write it into is never refused. Written back in Go's form (`010.96.0.10` → `10.96.0.10`): glibc and musl
+ * read a leading zero in resolv.conf as octal (inet_aton), so the form the apiserver tolerates must not reach a pod.
+ */
 const ip = (field: string) =>
-  z.string().refine((s) => isIP(s) !== 0, { error: (i) => `${field}: "${String(i.input)}" is not an IP address` });
+  z.string().transform((text, ctx) => {
+    const parsed = parseIp(text);
+    if (parsed !== undefined) return formatIp(parsed);
+    ctx.addIssue({
+      code: 'custom',
+      message: `${field}: "${text}" is not an IP address (no zone, brackets or port)`,
+      input: text,
+    });
+    return z.NEVER;
+  });
 
 const domain = z.string().refine((s) => isDnsSubdomain(s.replace(/\.$/, '')), {
   error: (i) => `"${String(i.input)}" is not a DNS subdomain (RFC 1123)`,

@@ -28,6 +28,14 @@ export interface ConfigWatchOptions {
   pollIntervalMs?: number | undefined;
 }
 
+/**
+ * The policies `next` no longer has. Namespaces still labelled with one get `unknown-policy` (their new pods are left
+ * unchanged) from the moment the reload succeeds: the caller should say so loudly, with the namespaces that select it.
+ */
+export function removedPolicies(previous: Config, next: Config): string[] {
+  return Object.keys(previous.policies).filter((name) => !Object.hasOwn(next.policies, name));
+}
+
 /** The built-in configuration (no --config): nothing to watch. */
 export function staticConfig(config: Config = builtInConfig()): ConfigWatcher {
   return { current: () => config, close() {} };

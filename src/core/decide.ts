@@ -3,7 +3,7 @@
  * the `explain` CLI all call this, so what they show is what the webhook does.
  */
 import jsonpatch from 'fast-json-patch';
-import { describeValue, wantsSkip } from './annotations.ts';
+import { describeValue, readSkip } from './annotations.ts';
 import { buildTarget } from './dns-target.ts';
 import { formatOption } from './resolver-options.ts';
 import { resolveSettings } from './settings.ts';
@@ -11,6 +11,7 @@ import {
   ANNOTATION_APPLIED,
   type Config,
   type Decision,
+  type IgnoredAnnotation,
   LABEL_POLICY,
   type NamespaceInfo,
   type PatchOperation,
@@ -18,8 +19,15 @@ import {
   type PodView,
   type SkipReason,
 } from './types.ts';
-import { isDnsLabel, validatePodDns } from './validation.ts';
-import { truncateWarning } from './warnings.ts';
+import {
+  annotationsBytes,
+  invalidPodProblem,
+  isDnsLabel,
+  MAX_ANNOTATIONS_BYTES,
+  validatePodDns,
+} from './validation.ts';
+import { truncateText, WarningList } from './warnings.ts';
+import { windowsSteering } from './windows.ts';
 
 export interface DecideInput {
   config: Config;
@@ -42,23 +50,35 @@ export const ACTION_REASON = {
   unchanged: 'already-tuned',
 } as const;
 
+/**
+ * The summary's length bound: it goes into our annotation (which counts against the apiserver's 256 KiB), the audit
+ * annotations and the logs, and the author's options are part of it.
+ */
+export const MAX_SUMMARY_CHARS = 512;
+
+/**
+ * Linear in the size of the pod and its namespace's annotations: a pod the apiserver will reject is recognised by its
+ * counts before anything else reads its dnsConfig, every loop afterwards runs over bounded or once-read lists, and
+ * warnings and ignored annotations are bounded as they are collected.
+ */
 export function decide(input: DecideInput): Decision {
   const { config, namespace, namespaceInfo, pod } = input;
-  const skip = (reason: SkipReason, message: string, policy?: string, warnings: string[] = []): Decision => ({
-    action: 'skip',
-    reason,
-    message,
-    policy,
-    warnings: warnings.map(truncateWarning),
-  });
+  const warnings = new WarningList();
+  const invalidAnnotations: IgnoredAnnotation[] = [];
+  const skip = (reason: SkipReason, message: string, policy?: string, warning?: string): Decision => {
+    if (warning !== undefined) warnings.add(warning);
+    return { action: 'skip', reason, message, policy, warnings: warnings.list(), invalidAnnotations };
+  };
 
-  if (wantsSkip(pod)) return skip('pod-opt-out', 'the pod is labelled or annotated dns-tuner.io/skip=true');
+  const skipRequest = readSkip(pod, warnings);
+  for (const entry of skipRequest.invalid) invalidAnnotations.push(entry);
+  if (skipRequest.skip) return skip('pod-opt-out', 'the pod is labelled or annotated dns-tuner.io/skip');
   if (input.namespaceError !== undefined) {
     return skip(
       'namespace-unavailable',
       `namespace ${namespace} could not be read: ${input.namespaceError}`,
       undefined,
-      [`dns-tuner: namespace ${namespace} unavailable, pod admitted unchanged`],
+      `dns-tuner: namespace ${namespace} unavailable, pod admitted unchanged`,
     );
   }
   if (namespaceInfo === undefined || !isDnsLabel(namespace)) {
@@ -71,13 +91,14 @@ export function decide(input: DecideInput): Decision {
   const policy = Object.hasOwn(config.policies, policyName) ? config.policies[policyName] : undefined;
   if (policy === undefined) {
     const message = `namespace ${namespace} asks for unknown policy ${describeValue(policyName)}`;
-    return skip('unknown-policy', message, policyName, [`dns-tuner: ${message}, pod left unchanged`]);
+    return skip('unknown-policy', message, policyName, `dns-tuner: ${message}, pod left unchanged`);
   }
 
   // Pods whose DNS kubelet does not build from the cluster base: the author (or the node) owns it.
   // https://github.com/kubernetes/kubernetes/blob/master/pkg/kubelet/network/dns/dns.go (getPodDNSType)
   const dnsPolicy = pod.dnsPolicy ?? 'ClusterFirst';
-  if (pod.osName === 'windows') return skip('windows', 'Windows pods get their DNS from the node', policyName);
+  const windows = windowsSteering(pod);
+  if (windows !== undefined) return skip('windows', `${windows}: Windows pods get their DNS from the node`, policyName);
   if (dnsPolicy === 'Default')
     return skip('dns-policy-default', 'dnsPolicy Default uses the node resolver', policyName);
   if (dnsPolicy === 'None') {
@@ -91,51 +112,103 @@ export function decide(input: DecideInput): Decision {
   if (dnsPolicy !== 'ClusterFirstWithHostNet' && dnsPolicy !== 'ClusterFirst') {
     return skip('dns-policy-unknown', `unknown dnsPolicy ${describeValue(dnsPolicy)}`, policyName);
   }
+  // Before any other work on dnsConfig: mutating admission runs before validation, so a pod with 100,000 searches
+  // arrives here; it is refused by the apiserver whatever we do, and must cost us no more than a count.
+  const problem = invalidPodProblem(pod);
+  if (problem !== undefined) {
+    const message = `the apiserver will reject the pod as received: ${problem}`;
+    return skip('invalid-pod', message, policyName, `dns-tuner: pod not tuned, ${message}`);
+  }
 
-  const { settings, warnings } = resolveSettings(config, policyName, policy, namespaceInfo.annotations, pod);
-  const target = buildTarget(config, settings, namespace, pod);
-  warnings.push(...target.warnings);
+  const resolved = resolveSettings(config, policyName, policy, namespaceInfo.annotations, pod, warnings);
+  const { settings } = resolved;
+  for (const entry of resolved.invalid) invalidAnnotations.push(entry);
+  const target = buildTarget(config, settings, namespace, pod, warnings);
   const before: PodDns = { dnsPolicy, ...(pod.dnsConfig ? { dnsConfig: pod.dnsConfig } : {}) };
   const after = target.after;
 
   // Never hand the apiserver a pod that it (or the resolver) would reject because of us.
-  const introduced = validatePodDns(after).filter((e) => !validatePodDns(before).includes(e));
+  const already = new Set(validatePodDns(before));
+  const introduced = validatePodDns(after).filter((e) => !already.has(e));
   if (introduced.length > 0) {
-    return skip('invalid-result', `the result would be invalid: ${introduced.join('; ')}`, policyName, [
+    return skip(
+      'invalid-result',
+      `the result would be invalid: ${introduced.join('; ')}`,
+      policyName,
       `dns-tuner: left pod unchanged, the result would be invalid: ${introduced[0]}`,
-    ]);
+    );
   }
 
   const summary = summarize(after);
-  const mutated = applyTo(input.raw, after, target.optionOrigins, `${policyName}: ${summary}`);
+  const applied = appliedAnnotation(pod.annotations, `${policyName}: ${summary}`);
+  if (applied === undefined) {
+    warnings.add(`dns-tuner: ${ANNOTATION_APPLIED} left out: the annotations would exceed the apiserver's 256 KiB`);
+  }
+  const mutated = applyTo(input.raw, after, target.authorOptions, applied);
   const patch = jsonpatch.compare(input.raw, mutated) as PatchOperation[];
-  const common = { policy: policyName, settings, before, after, patch, summary };
+  const common = {
+    policy: policyName,
+    settings,
+    before,
+    after,
+    patch,
+    summary,
+    invalidAnnotations,
+    nodeLocalDeclined: target.nodeLocalDeclined,
+  };
   if (patch.length === 0) {
-    return { ...common, action: 'unchanged', warnings: warnings.map(truncateWarning), auditAnnotations: {} };
+    return { ...common, action: 'unchanged', warnings: warnings.list(), auditAnnotations: {} };
   }
   if (settings.mode.value === 'dry-run') {
     return {
       ...common,
       action: 'dry-run',
-      warnings: [`dns-tuner dry-run: would set ${summary}`, ...warnings].map(truncateWarning),
+      warnings: warnings.list([`dns-tuner dry-run: would set ${summary}`]),
       auditAnnotations: { policy: policyName, 'dry-run-would-set': summary },
     };
   }
   return {
     ...common,
     action: 'mutate',
-    warnings: warnings.map(truncateWarning),
+    warnings: warnings.list(),
     auditAnnotations: { policy: policyName, applied: summary },
   };
 }
 
-/** `dnsPolicy=None nameservers=169.254.20.10,10.96.0.10 options=ndots:3,timeout:1` — searches left out (long). */
+/**
+ * `dnsPolicy=None nameservers=169.254.20.10,10.96.0.10 options=ndots:3,timeout:1` — searches left out (long), and
+ * at most MAX_SUMMARY_CHARS: options past the bound are counted (`…+40 more`), not listed.
+ */
 export function summarize(dns: PodDns): string {
-  const parts = [`dnsPolicy=${dns.dnsPolicy}`];
+  let text = `dnsPolicy=${dns.dnsPolicy}`;
   const cfg = dns.dnsConfig;
-  if (cfg?.nameservers?.length) parts.push(`nameservers=${cfg.nameservers.join(',')}`);
-  if (cfg?.options?.length) parts.push(`options=${cfg.options.map(formatOption).join(',')}`);
-  return parts.join(' ');
+  if (cfg?.nameservers?.length) text += ` nameservers=${cfg.nameservers.join(',')}`;
+  const options = cfg?.options ?? [];
+  if (options.length > 0) {
+    text += ' options=';
+    // Room for the widest `,…+N more` tail, so the count itself is never cut off.
+    const budget = MAX_SUMMARY_CHARS - 24;
+    for (const [i, option] of options.entries()) {
+      const piece = `${i > 0 ? ',' : ''}${formatOption(option)}`;
+      if (text.length + piece.length > budget) {
+        text += `${i > 0 ? ',' : ''}…+${options.length - i} more`;
+        break;
+      }
+      text += piece;
+    }
+  }
+  return truncateText(text, MAX_SUMMARY_CHARS);
+}
+
+/**
+ * Our annotation's value when the pod's annotations still fit the apiserver's 256 KiB with it (ours replaces an
+ * earlier one), else undefined: a pod near the limit is tuned without it rather than pushed over it.
+ */
+function appliedAnnotation(annotations: Record<string, string>, value: string): string | undefined {
+  const key = Buffer.byteLength(ANNOTATION_APPLIED);
+  const previous = annotations[ANNOTATION_APPLIED];
+  const others = annotationsBytes(annotations) - (previous === undefined ? 0 : key + Buffer.byteLength(previous));
+  return others + key + Buffer.byteLength(value) <= MAX_ANNOTATIONS_BYTES ? value : undefined;
 }
 
 type Json = Record<string, unknown>;
@@ -146,9 +219,14 @@ type Json = Record<string, unknown>;
  * fast-json-patch's compare skips it (identical references) and a large pod costs no deep clone
  * (bench/webhook.ts measured the clone + full diff at ~45 % of a review's CPU).
  */
-function applyTo(raw: Json, after: PodDns, optionOrigins: number[], applied: string): Json {
+function applyTo(raw: Json, after: PodDns, authorOptions: number, applied: string | undefined): Json {
   const pod = { ...raw };
-  child(child(pod, 'metadata'), 'annotations')[ANNOTATION_APPLIED] = applied;
+  const metadata = child(pod, 'metadata');
+  if (applied !== undefined) child(metadata, 'annotations')[ANNOTATION_APPLIED] = applied;
+  else if (isObject(metadata.annotations) && Object.hasOwn(metadata.annotations, ANNOTATION_APPLIED)) {
+    // A stale value from an earlier pass would describe DNS the pod no longer gets.
+    delete child(metadata, 'annotations')[ANNOTATION_APPLIED];
+  }
   const spec = child(pod, 'spec');
   spec.dnsPolicy = after.dnsPolicy;
   const cfg = after.dnsConfig;
@@ -158,15 +236,13 @@ function applyTo(raw: Json, after: PodDns, optionOrigins: number[], applied: str
   if (cfg.nameservers !== undefined) rawConfig.nameservers = [...cfg.nameservers];
   if (cfg.searches !== undefined) rawConfig.searches = [...cfg.searches];
   if (cfg.options !== undefined) {
-    const rawOptions = Array.isArray(rawConfig.options) ? (rawConfig.options as unknown[]) : [];
-    rawConfig.options = cfg.options.map((o, i) => {
-      const origin = optionOrigins[i] ?? -1;
-      return origin >= 0
-        ? rawOptions[origin]
-        : o.value === undefined
-          ? { name: o.name }
-          : { name: o.name, value: o.value };
-    });
+    const rawOptions = Array.isArray(rawConfig.options) ? (rawConfig.options as unknown[]) : undefined;
+    const ours = cfg.options
+      .slice(authorOptions)
+      .map((o) => (o.value === undefined ? { name: o.name } : { name: o.name, value: o.value }));
+    // The author's entries stay the raw objects, and the raw array itself when nothing is added: the diff then skips
+    // them by reference, however many there are.
+    if (rawOptions === undefined || ours.length > 0) rawConfig.options = (rawOptions ?? []).concat(ours);
   }
   return pod;
 }
@@ -177,7 +253,11 @@ function applyTo(raw: Json, after: PodDns, optionOrigins: number[], applied: str
  */
 function child(parent: Json, key: string): Json {
   const value = parent[key];
-  const copy: Json = typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...(value as Json) } : {};
+  const copy: Json = isObject(value) ? { ...value } : {};
   parent[key] = copy;
   return copy;
+}
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

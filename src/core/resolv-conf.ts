@@ -6,7 +6,7 @@
  */
 import { formatOption, type ResolverOption } from './resolver-options.ts';
 import type { PodDns } from './types.ts';
-import { MAX_NAMESERVERS, MAX_SEARCH_CHARS, MAX_SEARCHES } from './validation.ts';
+import { MAX_NAMESERVERS, MAX_SEARCH_CHARS, MAX_SEARCH_ENTRY_CHARS, MAX_SEARCHES } from './validation.ts';
 
 /** kubelet's `podDNSType`. */
 export type PodDnsType = 'none' | 'cluster' | 'host';
@@ -39,9 +39,6 @@ export interface ResolvConfContext {
   hostOptions?: ResolverOption[] | undefined;
 }
 
-/** utilvalidation.DNS1123SubdomainMaxLength: longer search entries are dropped (glibc 2.28 aborted on them). */
-export const MAX_SEARCH_ENTRY_CHARS = 253;
-
 /** kubelet's ndots for cluster-type pods (the resolver's own default is 1; `None` has no kubelet default). */
 export const KUBELET_NDOTS = 5;
 
@@ -70,7 +67,7 @@ export function podDnsType(dnsPolicy: string, hostNetwork = false): PodDnsType |
 }
 
 /** kubelet's `omitDuplicates`: first occurrence wins, order kept. */
-function omitDuplicates(values: readonly string[]): string[] {
+export function omitDuplicates(values: readonly string[]): string[] {
   return [...new Set(values)];
 }
 
@@ -84,16 +81,17 @@ export function mergeOptions(existing: readonly ResolverOption[], pod: readonly 
   return [...merged].map(([name, value]) => (value === '' ? { name } : { name, value }));
 }
 
-/** `formDNSSearchFitsLimits`: first cut to 32 entries, then drop over-long entries, then cut to 2048 characters. */
-function fitSearches(searches: readonly string[]): { searches: string[]; exceeded: boolean } {
-  let exceeded = false;
-  let result = searches.slice(0, MAX_SEARCHES);
-  if (searches.length > MAX_SEARCHES) exceeded = true;
-  const short = result.filter((s) => s.length <= MAX_SEARCH_ENTRY_CHARS);
-  if (short.length !== result.length) exceeded = true;
-  result = short;
-  while (result.join(' ').length > MAX_SEARCH_CHARS) {
-    result = result.slice(0, -1);
+/**
+ * `formDNSSearchFitsLimits`: first cut to 32 entries, then drop over-long entries (glibc 2.28 aborted on them), then
+ * cut from the end to 2048 characters. Linear: one pass over at most 32 entries.
+ */
+export function fitSearches(searches: readonly string[]): { searches: string[]; exceeded: boolean } {
+  let exceeded = searches.length > MAX_SEARCHES;
+  const result = searches.slice(0, MAX_SEARCHES).filter((s) => s.length <= MAX_SEARCH_ENTRY_CHARS);
+  if (result.length !== Math.min(searches.length, MAX_SEARCHES)) exceeded = true;
+  let chars = result.reduce((sum, s) => sum + s.length, Math.max(result.length - 1, 0));
+  while (chars > MAX_SEARCH_CHARS) {
+    chars -= result.pop()!.length + 1;
     exceeded = true;
   }
   return { searches: result, exceeded };

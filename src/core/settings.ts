@@ -3,13 +3,22 @@
  * when the policy allows, then by what the pod author already wrote in `spec.dnsConfig` (which always wins).
  * Every value carries where it came from, for the dry-run endpoint and `explain`.
  */
-import { ANNOTATIONS, overrideKeys, parseRefinement, type Refinement } from './annotations.ts';
+import {
+  ANNOTATIONS,
+  type AnnotationKey,
+  ignoredAnnotation,
+  overrideKeys,
+  parseRefinement,
+  type Refinement,
+} from './annotations.ts';
 import type { ResolverOption } from './resolver-options.ts';
-import type { Config, PodView, Policy, Settings, Source, Sourced } from './types.ts';
+import type { Config, IgnoredAnnotation, PodView, Policy, Settings, Source, Sourced } from './types.ts';
+import type { WarningList } from './warnings.ts';
 
 export interface ResolvedSettings {
   settings: Settings;
-  warnings: string[];
+  /** Annotations not taken as written (bounded: at most one per key and place). */
+  invalid: IgnoredAnnotation[];
 }
 
 export function resolveSettings(
@@ -18,8 +27,8 @@ export function resolveSettings(
   policy: Policy,
   namespaceAnnotations: Record<string, string>,
   pod: PodView,
+  warnings: WarningList,
 ): ResolvedSettings {
-  const warnings: string[] = [];
   const settings: Settings = {
     policy: policyName,
     mode: { value: config.mode, source: 'policy', from: 'config mode' },
@@ -30,27 +39,43 @@ export function resolveSettings(
     podOverrides: { value: policy.podOverrides, source: 'policy', from: policyName },
   };
 
-  const ns = parseRefinement(namespaceAnnotations, 'namespace');
-  warnings.push(...ns.warnings);
-  apply(settings, ns.refinement, 'namespace-annotation', config, warnings);
+  const ns = parseRefinement(namespaceAnnotations, 'namespace', warnings);
+  const invalid = [...ns.invalid];
+  // Keys read in one place only, written in the other: say so rather than ignore them silently.
+  const misplaced = (
+    key: AnnotationKey,
+    source: 'namespace-annotation' | 'pod-annotation',
+    value: string | undefined,
+  ) => {
+    if (value === undefined) return;
+    const only = source === 'pod-annotation' ? 'a namespace' : 'a pod';
+    warnings.add(`dns-tuner: ignored ${source.replace('-', ' ')} ${key}: only ${only} may set it`);
+    invalid.push(ignoredAnnotation(key, source, value, 'not-allowed'));
+  };
+  misplaced(ANNOTATIONS.skip, 'namespace-annotation', namespaceAnnotations[ANNOTATIONS.skip]);
+  misplaced(ANNOTATIONS.podOverrides, 'pod-annotation', pod.annotations[ANNOTATIONS.podOverrides]);
+  apply(settings, ns.refinement, 'namespace-annotation', config, warnings, invalid, namespaceAnnotations);
   if (ns.refinement.podOverrides !== undefined) {
     settings.podOverrides = sourced(ns.refinement.podOverrides, 'namespace-annotation', ANNOTATIONS.podOverrides);
   }
 
-  const podAnnotations = parseRefinement(pod.annotations, 'pod');
-  warnings.push(...podAnnotations.warnings);
+  const podAnnotations = parseRefinement(pod.annotations, 'pod', warnings);
+  for (const entry of podAnnotations.invalid) invalid.push(entry);
   const { mode: podMode, ...podRefinement } = podAnnotations.refinement;
   // A pod may always ask for dry-run: it can only make the webhook do less.
   if (podMode !== undefined && (podMode === 'dry-run' || settings.podOverrides.value)) {
     refineMode(settings, podMode, 'pod-annotation');
   }
   if (settings.podOverrides.value) {
-    apply(settings, podRefinement, 'pod-annotation', config, warnings);
+    apply(settings, podRefinement, 'pod-annotation', config, warnings, invalid, pod.annotations);
   } else {
     const ignored = overrideKeys(pod.annotations).filter((k) => podAnnotations.present.has(k));
     if (podMode === 'enforce') ignored.push(ANNOTATIONS.mode);
     if (ignored.length > 0) {
-      warnings.push(`dns-tuner: policy ${policyName} does not allow pod overrides; ignored ${ignored.join(', ')}`);
+      warnings.add(`dns-tuner: policy ${policyName} does not allow pod overrides; ignored ${ignored.join(', ')}`);
+    }
+    for (const key of ignored) {
+      invalid.push(ignoredAnnotation(key, 'pod-annotation', pod.annotations[key] ?? '', 'not-allowed'));
     }
   }
 
@@ -63,7 +88,7 @@ export function resolveSettings(
     const i = settings.options.findIndex((o) => o.value.name === own.name);
     if (i !== -1) settings.options[i] = sourced(own, 'pod-spec', 'spec.dnsConfig');
   }
-  return { settings, warnings };
+  return { settings, invalid };
 }
 
 function sourced<T>(value: T, source: Source, from: string): Sourced<T> {
@@ -77,8 +102,20 @@ function refineMode(settings: Settings, mode: Settings['mode']['value'], source:
   settings.mode = sourced(mode, source, key);
 }
 
-function apply(settings: Settings, r: Refinement, source: Source, config: Config, warnings: string[]): void {
+function apply(
+  settings: Settings,
+  r: Refinement,
+  source: 'namespace-annotation' | 'pod-annotation',
+  config: Config,
+  warnings: WarningList,
+  invalid: IgnoredAnnotation[],
+  annotations: Record<string, string>,
+): void {
   const who = source === 'pod-annotation' ? 'pod' : 'namespace';
+  const unconfigured = (key: typeof ANNOTATIONS.nodeLocal | typeof ANNOTATIONS.fallback, what: string) => {
+    warnings.add(`dns-tuner: ignored ${who} annotation ${key}="true": no ${what} configured`);
+    invalid.push(ignoredAnnotation(key, source, annotations[key] ?? '', 'unconfigured'));
+  };
   if (r.mode !== undefined) refineMode(settings, r.mode, source);
   if (r.unsetNdots) settings.ndots = sourced(undefined, source, ANNOTATIONS.options);
   if (r.ndots !== undefined) settings.ndots = sourced(r.ndots, source, ANNOTATIONS.ndots);
@@ -94,13 +131,11 @@ function apply(settings: Settings, r: Refinement, source: Source, config: Config
     else settings.options[i] = next;
   }
   if (r.nodeLocal !== undefined) {
-    if (r.nodeLocal && !config.nodeLocalDNS) {
-      warnings.push(`dns-tuner: ignored ${who} annotation ${ANNOTATIONS.nodeLocal}="true": no nodeLocalDNS configured`);
-    } else settings.nodeLocal = sourced(r.nodeLocal, source, ANNOTATIONS.nodeLocal);
+    if (r.nodeLocal && !config.nodeLocalDNS) unconfigured(ANNOTATIONS.nodeLocal, 'nodeLocalDNS');
+    else settings.nodeLocal = sourced(r.nodeLocal, source, ANNOTATIONS.nodeLocal);
   }
   if (r.fallback !== undefined) {
-    if (r.fallback && !config.clusterDNS) {
-      warnings.push(`dns-tuner: ignored ${who} annotation ${ANNOTATIONS.fallback}="true": no clusterDNS configured`);
-    } else settings.fallback = sourced(r.fallback, source, ANNOTATIONS.fallback);
+    if (r.fallback && !config.clusterDNS) unconfigured(ANNOTATIONS.fallback, 'clusterDNS');
+    else settings.fallback = sourced(r.fallback, source, ANNOTATIONS.fallback);
   }
 }

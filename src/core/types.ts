@@ -4,6 +4,19 @@
  */
 import type { ResolverOption } from './resolver-options.ts';
 
+/** The annotations dns-tuner reads (on namespaces and pods). */
+export const ANNOTATIONS = {
+  ndots: 'dns-tuner.io/ndots',
+  options: 'dns-tuner.io/options',
+  nodeLocal: 'dns-tuner.io/node-local',
+  fallback: 'dns-tuner.io/fallback',
+  mode: 'dns-tuner.io/mode',
+  podOverrides: 'dns-tuner.io/pod-overrides',
+  skip: 'dns-tuner.io/skip',
+} as const;
+
+export type AnnotationKey = (typeof ANNOTATIONS)[keyof typeof ANNOTATIONS];
+
 export const LABEL_POLICY = 'dns-tuner.io/policy';
 export const ANNOTATION_PREFIX = 'dns-tuner.io/';
 export const ANNOTATION_APPLIED = 'dns-tuner.io/applied';
@@ -56,7 +69,16 @@ export interface PodView {
   dnsPolicy?: string | undefined;
   hostNetwork: boolean;
   osName?: string | undefined;
+  /** `spec.nodeSelector` (read for the OS label). */
+  nodeSelector?: Record<string, string> | undefined;
+  /** `spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms` (ORed). */
+  requiredNodeTerms?: NodeSelectorTerm[] | undefined;
   dnsConfig?: PodDnsConfig | undefined;
+}
+
+/** One required node-affinity term: its label expressions, all of which must match (matchFields are not read). */
+export interface NodeSelectorTerm {
+  matchExpressions: Array<{ key: string; operator: string; values: string[] }>;
 }
 
 /** Where an effective setting came from; shown by the dry-run endpoint and `explain`. */
@@ -92,8 +114,33 @@ export type SkipReason =
   | 'windows'
   | 'dns-policy-unknown'
   | 'namespace-unavailable'
+  /** The pod as received already breaks an apiserver rule (mutating admission runs before validation). */
+  | 'invalid-pod'
   /** The result would fail the apiserver's validation: never patch a pod into an invalid one. */
   | 'invalid-result';
+
+/**
+ * A `dns-tuner.io/*` annotation (or the skip label) that was not taken as written. Bounded: at most one per key and
+ * place, so the caller can count `dns_tuner_invalid_annotations_total{annotation}` without reading warnings.
+ */
+export interface IgnoredAnnotation {
+  annotation: AnnotationKey;
+  source: 'namespace-annotation' | 'pod-annotation' | 'pod-label';
+  /** The value as written (for the options annotation, the first bad token), cut to 64 characters. */
+  value: string;
+  /**
+   * `invalid`: not a value we understand (skip then means skip and mode means dry-run: fail safe; others are
+   * ignored). `not-allowed`: the policy does not allow pod overrides. `unconfigured`: needs nodeLocalDNS/clusterDNS.
+   */
+  problem: 'invalid' | 'not-allowed' | 'unconfigured';
+}
+
+/** Why a node-local rewrite was declined in favour of options only (ADR 2). */
+export type NodeLocalDeclinedReason =
+  /** The author's nameservers that kubelet would keep, node-local and the kube-dns fallback do not fit in 3. */
+  | 'nameservers-full'
+  /** The policy wants the kube-dns fallback but the config names no clusterDNS. */
+  | 'no-cluster-dns';
 
 export interface PodDns {
   dnsPolicy: string;
@@ -109,7 +156,14 @@ export interface PatchOperation {
 }
 
 export type Decision =
-  | { action: 'skip'; reason: SkipReason; message: string; policy?: string | undefined; warnings: string[] }
+  | {
+      action: 'skip';
+      reason: SkipReason;
+      message: string;
+      policy?: string | undefined;
+      warnings: string[];
+      invalidAnnotations: IgnoredAnnotation[];
+    }
   | {
       /** `unchanged`: the pod already carries the result (reinvocation, replay) — the patch is empty. */
       action: 'mutate' | 'dry-run' | 'unchanged';
@@ -122,5 +176,8 @@ export type Decision =
       /** One line, e.g. `dnsPolicy=None nameservers=169.254.20.10,10.96.0.10 options=ndots:3,timeout:1`. */
       summary: string;
       warnings: string[];
+      invalidAnnotations: IgnoredAnnotation[];
+      /** Set when the policy asked for node-local but the pod keeps its dnsPolicy and gets options only. */
+      nodeLocalDeclined?: { reason: NodeLocalDeclinedReason; message: string } | undefined;
       auditAnnotations: Record<string, string>;
     };

@@ -28,10 +28,10 @@ export function formatReportText(report: DryRunReport): string {
   out.push('');
 
   if (report.settings !== null) {
-    out.push(...settingsLines(report.settings), '');
+    append(out, settingsLines(report.settings), '');
   }
 
-  out.push(...patchLines(report), '');
+  append(out, patchLines(report), '');
 
   if (report.dns !== null) {
     const afterLabel = report.dns.afterIs === 'would-be' ? 'would be' : 'after';
@@ -50,12 +50,12 @@ export function formatReportText(report: DryRunReport): string {
     out.push(
       `resolv.conf as kubelet writes it (clusterDNS ${dnsIps}, clusterDomain ${node.clusterDomain}, node search domains: ${search})`,
     );
-    out.push(...indent(report.resolvConf.diff.trimEnd().split('\n')));
+    append(out, indent(report.resolvConf.diff.trimEnd().split('\n')));
     out.push('');
   }
 
   if (report.queryCost !== null) {
-    out.push(...costLines(report), '');
+    append(out, costLines(report), '');
   } else if (report.resolvConf !== null) {
     out.push("Query cost: not modelled, the pod uses the node's own resolv.conf (not known to dns-tuner)", '');
   }
@@ -198,7 +198,7 @@ function notes(rows: readonly CostRowReport[]): string[] {
 /** Left-aligned columns (right-aligned where asked), two spaces apart, indented by two. */
 function table(header: string[], rows: string[][], rightAligned: number[] = []): string[] {
   const all = [header, ...rows];
-  const widths = header.map((_, i) => Math.max(...all.map((r) => [...(r[i] ?? '')].length)));
+  const widths = header.map((_, i) => all.reduce((width, r) => Math.max(width, [...(r[i] ?? '')].length), 0));
   return all.map(
     (r) =>
       `  ${r
@@ -229,4 +229,10 @@ export function formatNamespaceReportText(report: NamespaceReport): string {
     for (const w of report.warnings) out.push(`  ${w}`);
   }
   return `${out.join('\n')}\n`;
+}
+
+/** Appends `lines`, then `more`, one by one: spreading a long list into push() overflows the stack. */
+function append(out: string[], lines: readonly string[], ...more: string[]): void {
+  for (const line of lines) out.push(line);
+  for (const line of more) out.push(line);
 }

@@ -9,6 +9,23 @@ import { describeIssues } from '../zod/issues.ts';
 
 const stringMap = z.record(z.string(), z.string());
 
+/** Only the label expressions of required node-affinity terms: they say whether a pod may land on Windows nodes. */
+const nodeAffinity = z.object({
+  requiredDuringSchedulingIgnoredDuringExecution: z
+    .object({
+      nodeSelectorTerms: z
+        .array(
+          z.object({
+            matchExpressions: z
+              .array(z.object({ key: z.string(), operator: z.string(), values: z.array(z.string()).nullish() }))
+              .nullish(),
+          }),
+        )
+        .nullish(),
+    })
+    .nullish(),
+});
+
 const podSchema = z.object({
   metadata: z
     .object({
@@ -24,6 +41,8 @@ const podSchema = z.object({
       dnsPolicy: z.string().optional(),
       hostNetwork: z.boolean().nullish(),
       os: z.object({ name: z.string() }).nullish(),
+      nodeSelector: stringMap.nullish(),
+      affinity: z.object({ nodeAffinity: nodeAffinity.nullish() }).nullish(),
       dnsConfig: z
         .object({
           nameservers: z.array(z.string()).nullish(),
@@ -44,6 +63,7 @@ export function parsePodView(raw: unknown): PodViewParse {
   }
   const { metadata, spec } = result.data;
   const dnsConfig = spec?.dnsConfig;
+  const terms = spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
   return {
     ok: true,
     pod: {
@@ -55,6 +75,14 @@ export function parsePodView(raw: unknown): PodViewParse {
       dnsPolicy: spec?.dnsPolicy,
       hostNetwork: spec?.hostNetwork ?? false,
       osName: spec?.os?.name,
+      nodeSelector: spec?.nodeSelector ?? {},
+      requiredNodeTerms: terms.map((term) => ({
+        matchExpressions: (term.matchExpressions ?? []).map((e) => ({
+          key: e.key,
+          operator: e.operator,
+          values: e.values ?? [],
+        })),
+      })),
       dnsConfig: dnsConfig
         ? {
             nameservers: dnsConfig.nameservers ?? undefined,

@@ -108,7 +108,7 @@ async function closeAll(
       return closed;
     });
   }
-  steps.push(...cleanups.splice(0).reverse());
+  for (const cleanup of cleanups.splice(0).reverse()) steps.push(cleanup);
   for (const step of steps) {
     try {
       await step();

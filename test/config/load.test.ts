@@ -94,3 +94,31 @@ describe('parseConfigText', () => {
     );
   });
 });
+
+describe('a config file with no content is refused, not read as the built-in configuration', () => {
+  const empty: Array<[string, string]> = [
+    ['empty', ''],
+    ['null', 'null\n'],
+    ['~', '~\n'],
+    ['---', '---\n'],
+    ['--- and ...', '---\n...\n'],
+    ['only comments', '# policies moved to another file\n# (nothing here)\n'],
+    ['only whitespace', '\n   \n'],
+  ];
+  it.each(empty)('%s', (_name, text) => {
+    expect(errorOf(text)).toBe(
+      'c.yaml: the file has no content (empty, null or only comments); write {} for the built-in configuration',
+    );
+  });
+
+  it('at start (loadConfig names the file)', async () => {
+    const file = join(dir, 'empty.yaml');
+    await writeFile(file, '# nothing\n');
+    await expect(loadConfig(file)).rejects.toThrow(`invalid config ${file}: the file has no content`);
+  });
+
+  it('while {} still asks for the built-in configuration explicitly', () => {
+    const builtIn = parseConfig({});
+    expect(parseConfigText('{}\n', 'c.yaml')).toEqual(builtIn);
+  });
+});

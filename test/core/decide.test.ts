@@ -82,22 +82,39 @@ describe('decide: node-local policy (the example default)', () => {
     });
   });
 
-  it('drops our kube-dns fallback before the author nameservers to stay within 3, and warns', () => {
+  it('keeps ClusterFirst with options only when the author names two nameservers: no room for node-local and kube-dns', () => {
     const raw = pod({ dnsConfig: { nameservers: ['1.1.1.1', '8.8.8.8'] } });
     const d = mutated(run(config, raw, shop));
-    expect(d.after.dnsConfig?.nameservers).toEqual(['169.254.20.10', '1.1.1.1', '8.8.8.8']);
-    expect(d.warnings).toContain('dns-tuner: dropped nameserver 10.96.0.10: a pod may have at most 3');
+    expect(d.after).toEqual({
+      dnsPolicy: 'ClusterFirst',
+      dnsConfig: {
+        nameservers: ['1.1.1.1', '8.8.8.8'],
+        options: [
+          { name: 'ndots', value: '3' },
+          { name: 'single-request-reopen' },
+          { name: 'timeout', value: '1' },
+          { name: 'attempts', value: '2' },
+        ],
+      },
+    });
+    expect(d.nodeLocalDeclined?.reason).toBe('nameservers-full');
+    expect(d.warnings).toContain(
+      'dns-tuner: options only: nameservers 1.1.1.1, 8.8.8.8 leave no room for node-local and the kube-dns fallback (3 at most)',
+    );
   });
 
-  it("keeps the search line under musl's 255-byte limit, dropping host and author domains from the end", () => {
+  it("keeps every search domain kubelet would keep, even past musl's 255-byte line (musl ignores it either way)", () => {
     const long = Array.from({ length: 6 }, (_, i) => `${'d'.repeat(40)}${i}.example.com`);
     const cfg = { ...config, hostSearchDomains: long.slice(0, 3) };
     const raw = pod({ dnsConfig: { searches: long.slice(3) } });
     const d = mutated(run(cfg, raw, shop));
-    const searches = d.after.dnsConfig?.searches ?? [];
-    expect(`search ${searches.join(' ')}`.length).toBeLessThan(255);
-    expect(searches.slice(0, 3)).toEqual(['shop.svc.cluster.local', 'svc.cluster.local', 'cluster.local']);
-    expect(d.warnings.some((w) => w.includes(long[5]!))).toBe(true);
+    expect(d.after.dnsConfig?.searches).toEqual([
+      'shop.svc.cluster.local',
+      'svc.cluster.local',
+      'cluster.local',
+      ...long,
+    ]);
+    expect(d.warnings.some((w) => w.includes('search domain'))).toBe(false);
     expect(validatePodDns(d.after)).toEqual([]);
   });
 
@@ -229,11 +246,6 @@ describe('decide: annotations', () => {
       'dns-tuner.io/node-local',
       'yes',
       'dns-tuner: ignored pod annotation dns-tuner.io/node-local="yes": must be "true" or "false"',
-    ],
-    [
-      'dns-tuner.io/mode',
-      'audit',
-      'dns-tuner: ignored pod annotation dns-tuner.io/mode="audit": must be "enforce" or "dry-run"',
     ],
   ];
   it.each(bad)(

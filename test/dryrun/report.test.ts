@@ -123,16 +123,17 @@ describe('warnings beyond the engine’s', () => {
     );
   });
 
-  it('explains names that fail on musl today because the search line is past 255 bytes', async () => {
+  it('explains names that fail on musl before and after when the node search line is past 255 bytes', async () => {
+    // The rewrite keeps every search domain kubelet keeps (ADR 2), so musl ignores the line with or without us.
     const hostSearchDomains = Array.from({ length: 10 }, (_, i) => `zone${i}.corp-internal.example.com`);
     const { report } = await runDryRun({ ...deps, getConfig: () => ({ ...config, hostSearchDomains }) }, pod('shop'));
     const svc = report.queryCost?.rows.find((r) => r.name === 'my-svc');
     expect(svc?.musl.before.resolves).toBe(false);
-    expect(svc?.musl.after.resolves).toBe(true);
+    expect(svc?.musl.after.resolves).toBe(false);
     expect(report.warnings.map((w) => w.message)).toContainEqual(
       expect.stringMatching(/^now: search line is \d+ bytes: musl\/Alpine ignores lines of 255\+ bytes/),
     );
-    expect(formatReportText(report)).toMatch(/^ {2}my-svc +0 +2 → 2 +2✗ → 4 /m);
+    expect(formatReportText(report)).toMatch(/^ {2}my-svc +0 +2 → 2 +2✗ → 4✗ /m);
   });
 
   it('says where a name is broken on musl and why, and passes on the model’s rotate caveat', async () => {
