@@ -62,7 +62,7 @@ interface Row {
   phase: Phase;
   actions: ListWatchAction[];
   /** Fields of the next state that must have these values. */
-  then?: Partial<ListWatchState>;
+  after?: Partial<ListWatchState>;
 }
 
 const rows: Row[] = [
@@ -73,7 +73,7 @@ const rows: Row[] = [
     event: { type: 'start' },
     phase: 'listing',
     actions: listAction('initial'),
-    then: { relist: 'initial' },
+    after: { relist: 'initial' },
   },
   { name: 'stop before start', from: initialState, event: { type: 'stop' }, phase: 'stopped', actions: stopActions },
   { name: 'a timer before start', from: initialState, event: { type: 'relist-due' }, phase: 'idle', actions: [] },
@@ -89,7 +89,7 @@ const rows: Row[] = [
       { type: 'schedule-relist', ms: 10_000 },
       watch5,
     ],
-    then: { synced: true, relist: undefined, lastHeardAt: NOW, lastActivityAt: NOW, lastError: undefined },
+    after: { synced: true, relist: undefined, lastHeardAt: NOW, lastActivityAt: NOW, lastError: undefined },
   },
   {
     name: 'a relist completes with its reason',
@@ -111,9 +111,15 @@ const rows: Row[] = [
       { type: 'error', error: boom, phase: 'list' },
       { type: 'sleep', ms: 50 },
     ],
-    then: { relist: 'initial', lastError: 'boom', backoffAttempt: 1, lastBackoffAt: NOW },
+    after: { relist: 'initial', lastError: 'boom', backoffAttempt: 1, lastBackoffAt: NOW },
   },
-  { name: 'stop while listing', from: state('listing'), event: { type: 'stop' }, phase: 'stopped', actions: stopActions },
+  {
+    name: 'stop while listing',
+    from: state('listing'),
+    event: { type: 'stop' },
+    phase: 'stopped',
+    actions: stopActions,
+  },
 
   // watching
   {
@@ -122,7 +128,7 @@ const rows: Row[] = [
     event: { type: 'watch-opened' },
     phase: 'watching',
     actions: [],
-    then: { watchOpen: true, lastActivityAt: NOW, lastHeardAt: NOW - 10 },
+    after: { watchOpen: true, lastActivityAt: NOW, lastHeardAt: NOW - 10 },
   },
   {
     name: 'an event advances the resourceVersion',
@@ -130,7 +136,7 @@ const rows: Row[] = [
     event: { type: 'watch-event', resourceVersion: '7' },
     phase: 'watching',
     actions: [],
-    then: { resourceVersion: '7', lastHeardAt: NOW, lastActivityAt: NOW },
+    after: { resourceVersion: '7', lastHeardAt: NOW, lastActivityAt: NOW },
   },
   {
     name: 'an event without a resourceVersion keeps the last one',
@@ -138,7 +144,7 @@ const rows: Row[] = [
     event: { type: 'watch-event', resourceVersion: undefined },
     phase: 'watching',
     actions: [],
-    then: { resourceVersion: '5', lastHeardAt: NOW },
+    after: { resourceVersion: '5', lastHeardAt: NOW },
   },
   {
     name: 'the periodic relist cuts the watch',
@@ -146,7 +152,7 @@ const rows: Row[] = [
     event: { type: 'relist-due' },
     phase: 'watching',
     actions: [{ type: 'abort-watch' }],
-    then: { relist: 'periodic' },
+    after: { relist: 'periodic' },
   },
   {
     name: 'the server ends a watch that delivered: re-open at once',
@@ -154,7 +160,7 @@ const rows: Row[] = [
     event: { type: 'watch-ended', end: { kind: 'closed', events: 3, durationMs: 20 } },
     phase: 'watching',
     actions: [{ type: 'watch-restart', reason: 'closed' }, watch5],
-    then: { watchOpen: false },
+    after: { watchOpen: false },
   },
   {
     name: 'a long quiet watch ended by the server is healthy too',
@@ -197,7 +203,7 @@ const rows: Row[] = [
       { type: 'watch-restart', reason: 'error', detail: 'boom' },
       { type: 'sleep', ms: 50 },
     ],
-    then: { lastError: 'boom', relist: undefined, watchOpen: false },
+    after: { lastError: 'boom', relist: undefined, watchOpen: false },
   },
   {
     name: '410 backs off, then relists',
@@ -208,7 +214,7 @@ const rows: Row[] = [
       { type: 'watch-restart', reason: 'expired', detail: '410 Expired' },
       { type: 'sleep', ms: 50 },
     ],
-    then: { relist: 'expired' },
+    after: { relist: 'expired' },
   },
   {
     name: 'a silent watch relists at once',
@@ -220,7 +226,7 @@ const rows: Row[] = [
       { type: 'watch-restart', reason: 'inactivity' },
       ...listAction('inactivity'),
     ],
-    then: { lastError: 'watch: no event or bookmark for 1000 ms' },
+    after: { lastError: 'watch: no event or bookmark for 1000 ms' },
   },
   {
     name: 'the watch cut for the periodic relist: relist',
@@ -265,7 +271,7 @@ const rows: Row[] = [
     event: { type: 'relist-due' },
     phase: 'backing-off',
     actions: [],
-    then: { relist: 'periodic' },
+    after: { relist: 'periodic' },
   },
   {
     name: 'stop while backing off',
@@ -282,7 +288,7 @@ const rows: Row[] = [
     event: { type: 'watch-ended', end: { kind: 'stopped' } },
     phase: 'stopped',
     actions: [],
-    then: { watchOpen: false },
+    after: { watchOpen: false },
   },
   {
     name: 'a list in flight at stop completes: ignored',
@@ -290,7 +296,7 @@ const rows: Row[] = [
     event: { type: 'listed', resourceVersion: '9', size: 1, pages: 1 },
     phase: 'stopped',
     actions: [],
-    then: { resourceVersion: '5' },
+    after: { resourceVersion: '5' },
   },
   { name: 'no restart after stop', from: state('stopped'), event: { type: 'start' }, phase: 'stopped', actions: [] },
   {
@@ -308,7 +314,7 @@ describe('list+watch state machine: transitions', () => {
     const next = transition(row.from, row.event, ctx(row.now));
     expect(next.state.phase).toBe(row.phase);
     expect(next.actions).toEqual(row.actions);
-    if (row.then) expect(next.state).toMatchObject(row.then);
+    if (row.after) expect(next.state).toMatchObject(row.after);
     // Pure: the input state is left as it was.
     expect(row.from).toEqual(before);
   });
@@ -447,8 +453,7 @@ describe('list+watch state machine: invariants over any sequence of events', () 
               st.event === 'watch-event' ? { type: st.event, resourceVersion: String(now) } : { type: st.event },
               false,
             );
-          }
-          else if (inFlight) {
+          } else if (inFlight) {
             const done = inFlight;
             inFlight = undefined;
             const ends = [
