@@ -353,7 +353,10 @@ describe('list+watch state machine: transitions', () => {
       sleeps.push(sleep.ms);
       s = transition(t.state, { type: 'backoff-done' }, ctx(at)).state;
     };
-    for (let i = 0; i < 6; i++) fail((now += 10));
+    for (let i = 0; i < 6; i++) {
+      now += 10;
+      fail(now);
+    }
     expect(sleeps).toEqual([99, 199, 399, 799, 999, 999]);
     fail(now + settings.backoffResetMs);
     expect(sleeps.at(-1)).toBe(99);

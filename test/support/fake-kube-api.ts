@@ -246,25 +246,27 @@ function parseLabelSelector(selector: string): Requirement[] {
   return requirements;
 }
 
+function matches(labels: Record<string, string>, r: Requirement): boolean {
+  const has = Object.hasOwn(labels, r.key);
+  const value = labels[r.key];
+  switch (r.op) {
+    case 'exists':
+      return has;
+    case '!exists':
+      return !has;
+    case '=':
+      return has && value === r.values[0];
+    case '!=':
+      return !has || value !== r.values[0];
+    case 'in':
+      return has && r.values.includes(value!);
+    case 'notin':
+      return !has || !r.values.includes(value!);
+  }
+}
+
 function matchesLabels(labels: Record<string, string>, requirements: Requirement[]): boolean {
-  return requirements.every((r) => {
-    const has = Object.hasOwn(labels, r.key);
-    const value = labels[r.key];
-    switch (r.op) {
-      case 'exists':
-        return has;
-      case '!exists':
-        return !has;
-      case '=':
-        return has && value === r.values[0];
-      case '!=':
-        return !has || value !== r.values[0];
-      case 'in':
-        return has && r.values.includes(value!);
-      case 'notin':
-        return !has || !r.values.includes(value!);
-    }
-  });
+  return requirements.every((r) => matches(labels, r));
 }
 
 /** Field selectors the apiserver supports for every kind, and the pod fields it adds (pkg/registry/core/pod). */
