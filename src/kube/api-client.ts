@@ -304,7 +304,7 @@ export function createApiClient(connection: ApiConnection, options: ApiClientOpt
       let cont: string | undefined;
       let first = true;
       let restarts = 0;
-      do {
+      for (;;) {
         // No resourceVersion: a consistent read, so a cache never travels back in time
         // (https://github.com/kubernetes/kubernetes/issues/59848).
         const url = urlOf(path, {
@@ -328,7 +328,8 @@ export function createApiClient(connection: ApiConnection, options: ApiClientOpt
         yield { items: items ?? [], resourceVersion: metadata.resourceVersion, first };
         first = false;
         cont = metadata.continue || undefined;
-      } while (cont);
+        if (!cont) return;
+      }
     },
 
     async watch(path, opts = {}) {
