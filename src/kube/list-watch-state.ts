@@ -71,7 +71,8 @@ export type WatchEnd =
   | ({ kind: 'closed' } & WatchSummary)
   | { kind: 'error'; error: Error }
   | { kind: 'expired'; detail: string }
-  | { kind: 'inactivity' }
+  /** No response, event or bookmark for the inactivity timeout: the connection is presumed dead. */
+  | { kind: 'inactivity'; error: Error }
   /** The driver cut it for the periodic relist. */
   | { kind: 'periodic' }
   | { kind: 'stopped' };
@@ -191,13 +192,11 @@ function watchEnded(state: ListWatchState, end: WatchEnd, ctx: Context): Transit
       return backOff({ ...s, relist: 'expired' }, ctx, [
         { type: 'watch-restart', reason: 'expired', detail: end.detail },
       ]);
-    case 'inactivity': {
-      const error = new Error(`watch: no event or bookmark for ${ctx.settings.inactivityTimeoutMs} ms`);
-      return withReports(list({ ...s, lastError: error.message }, 'inactivity'), [
-        { type: 'error', error, phase: 'watch' },
+    case 'inactivity':
+      return withReports(list({ ...s, lastError: end.error.message }, 'inactivity'), [
+        { type: 'error', error: end.error, phase: 'watch' },
         { type: 'watch-restart', reason: 'inactivity' },
       ]);
-    }
     case 'periodic':
       return withReports(list(s, state.relist ?? 'periodic'), [{ type: 'watch-restart', reason: 'periodic' }]);
     case 'stopped':

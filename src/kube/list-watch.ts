@@ -376,7 +376,9 @@ export function createListWatchCache<T>(opts: ListWatchCacheOptions<T>): ListWat
     } catch (error) {
       if (lifetime.signal.aborted) return ended({ kind: 'stopped' });
       if (error === PERIODIC) return ended({ kind: 'periodic' });
-      if (error instanceof WatchInactivityError) return ended({ kind: 'inactivity' });
+      if (error instanceof WatchInactivityError) {
+        return ended({ kind: 'inactivity', error: withContext(error, `watch ${resource}`) });
+      }
       if (error instanceof ApiError && error.status === 410) return ended({ kind: 'expired', detail: error.message });
       return ended({ kind: 'error', error: withContext(error, `watch ${resource}`) });
     } finally {

@@ -219,14 +219,14 @@ const rows: Row[] = [
   {
     name: 'a silent watch relists at once',
     from: state('watching'),
-    event: { type: 'watch-ended', end: { kind: 'inactivity' } },
+    event: { type: 'watch-ended', end: { kind: 'inactivity', error: boom } },
     phase: 'listing',
     actions: [
-      { type: 'error', error: new Error('watch: no event or bookmark for 1000 ms'), phase: 'watch' },
+      { type: 'error', error: boom, phase: 'watch' },
       { type: 'watch-restart', reason: 'inactivity' },
       ...listAction('inactivity'),
     ],
-    after: { lastError: 'watch: no event or bookmark for 1000 ms' },
+    after: { lastError: 'boom' },
   },
   {
     name: 'the watch cut for the periodic relist: relist',
@@ -463,7 +463,7 @@ describe('list+watch state machine: invariants over any sequence of events', () 
               { kind: 'closed', events: st.events, durationMs: st.duration },
               { kind: 'error', error: boom },
               { kind: 'expired', detail: '410' },
-              { kind: 'inactivity' },
+              { kind: 'inactivity', error: boom },
               { kind: 'periodic' },
             ] as const;
             if (done.type === 'list') {
