@@ -37,7 +37,9 @@ import {
   logConfigReload,
   namespaceLogObserver,
 } from './logging/observers.ts';
+import { createAdoptionMetrics } from './metrics/adoption.ts';
 import { createMetrics } from './metrics/metrics.ts';
+import { createReadinessMetrics } from './metrics/readiness.ts';
 import {
   createCertificateMetrics,
   createConfigMetrics,
@@ -215,6 +217,7 @@ export async function start(flags: Flags, options: StartOptions = {}): Promise<R
     );
     const namespaces = ns.source;
     nsMetrics.track(namespaces);
+    createAdoptionMetrics(registry, { config: () => config.current(), namespaces });
     cleanups.push(() => namespaces.stop());
 
     const paths: CertificatePaths = { certPath: flags.tlsCert, keyPath: flags.tlsKey };
@@ -257,6 +260,7 @@ export async function start(flags: Flags, options: StartOptions = {}): Promise<R
       { name: 'certificate', check: () => certs.readiness() },
       { name: 'shutdown', check: () => (state.stopping ? { ok: false, reason: 'shutting down' } : { ok: true }) },
     ];
+    createReadinessMetrics(registry, readiness);
     const ops = buildOpsApp({ logger: logger.child({ server: 'ops' }), registry, readiness });
 
     // Ops first: /livez answers (and /readyz says why not) while the namespace source does its first sync.

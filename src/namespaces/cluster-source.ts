@@ -775,6 +775,7 @@ export function createClusterNamespaceSource(opts: ClusterNamespaceSourceOptions
       await Promise.allSettled([...inflight.values()]);
     },
 
+    entries: () => cache.values(),
     stats: () => ({ resourceVersion, watchesOpen, events: { ...events } }),
     lastHeardAt: () => lastHeardAt,
   };
