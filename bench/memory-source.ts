@@ -79,6 +79,7 @@ export function createMemoryNamespaceSource(count: number): NamespaceSource {
       const namespace = namespaces.get(name);
       return namespace ? { found: true, namespace } : { found: false };
     },
+    entries: () => namespaces?.values() ?? [],
     status(): NamespaceSourceStatus {
       return namespaces ? { ready: true, size: namespaces.size } : { ready: false, reason: 'not started', size: 0 };
     },

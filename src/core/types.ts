@@ -102,22 +102,26 @@ export interface Settings {
   podOverrides: Sourced<boolean>;
 }
 
-export type SkipReason =
-  | 'pod-opt-out'
-  | 'namespace-unknown'
-  | 'namespace-not-opted-in'
-  | 'unknown-policy'
-  | 'dns-policy-default'
-  | 'dns-policy-none'
-  | 'already-applied'
-  | 'host-network'
-  | 'windows'
-  | 'dns-policy-unknown'
-  | 'namespace-unavailable'
+/** Why a pod is left alone; a runtime list so the metrics tests can drive every one (test/monitoring/). */
+export const SKIP_REASONS = [
+  'pod-opt-out',
+  'namespace-unknown',
+  'namespace-not-opted-in',
+  'unknown-policy',
+  'dns-policy-default',
+  'dns-policy-none',
+  'already-applied',
+  'host-network',
+  'windows',
+  'dns-policy-unknown',
+  'namespace-unavailable',
   /** The pod as received already breaks an apiserver rule (mutating admission runs before validation). */
-  | 'invalid-pod'
+  'invalid-pod',
   /** The result would fail the apiserver's validation: never patch a pod into an invalid one. */
-  | 'invalid-result';
+  'invalid-result',
+] as const;
+
+export type SkipReason = (typeof SKIP_REASONS)[number];
 
 /**
  * A `dns-tuner.io/*` annotation (or the skip label) that was not taken as written. Bounded: at most one per key and

@@ -140,6 +140,7 @@ function fixedSource(info: NamespaceInfo | undefined): NamespaceSource {
       return info !== undefined && info.name === name ? { found: true, namespace: info } : { found: false };
     },
     status: () => ({ ready: true, size: info === undefined ? 0 : 1 }),
+    entries: () => (info === undefined ? [] : [info]),
     async start() {},
     async stop() {},
   };

@@ -64,7 +64,7 @@ export function buildOpsApp(opts: OpsAppOptions): FastifyInstance {
   return app;
 }
 
-async function runCheck(check: ReadinessCheck, timeoutMs: number): Promise<CheckReport> {
+export async function runCheck(check: ReadinessCheck, timeoutMs: number): Promise<CheckReport> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<ReadinessResult>((resolve) => {
     timer = setTimeout(() => resolve({ ok: false, reason: `check did not answer within ${timeoutMs} ms` }), timeoutMs);

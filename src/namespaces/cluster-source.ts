@@ -179,5 +179,8 @@ export function createClusterNamespaceSource(opts: ClusterNamespaceSourceOptions
 
     stats: () => cache.stats(),
     lastHeardAt: () => cache.lastHeardAt(),
+    *entries() {
+      for (const [, namespace] of cache.entries()) yield namespace;
+    },
   };
 }

@@ -134,6 +134,7 @@ export function createFileNamespaceSource(path: string): NamespaceSource {
       const namespace = namespaces.get(name);
       return namespace ? { found: true, namespace } : { found: false };
     },
+    entries: () => namespaces?.values() ?? [],
     status(): NamespaceSourceStatus {
       return namespaces
         ? { ready: true, size: namespaces.size }

@@ -23,6 +23,8 @@ export interface NamespaceSource {
   /** Resolves from the cache; a namespace the cache has not seen yet may be fetched directly with a short timeout. */
   lookup(name: string, signal?: AbortSignal): Promise<NamespaceLookup>;
   status(): NamespaceSourceStatus;
+  /** Every namespace the source holds now (read at scrape time by the adoption gauge). */
+  entries(): Iterable<NamespaceInfo>;
   /** Loads or syncs; resolves once the first full list is in (or rejects if it cannot start at all). */
   start(): Promise<void>;
   stop(): Promise<void>;

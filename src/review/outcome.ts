@@ -10,6 +10,14 @@ import type { Decision as EngineDecision } from '../core/types.ts';
 export const DECISIONS = ['mutated', 'unchanged', 'dry-run', 'skipped', 'error'] as const;
 export type ReviewDecision = (typeof DECISIONS)[number];
 
+/**
+ * Reasons the review itself gives, besides the engine's (SKIP_REASONS, ACTION_REASON in src/core): requests that are
+ * not a readable pod create, and its own failure.
+ */
+export const REQUEST_REASONS = ['not-a-pod', 'not-create', 'subresource', 'invalid-pod', 'no-namespace'] as const;
+export const INTERNAL_ERROR_REASON = 'internal-error';
+export type RequestReason = (typeof REQUEST_REASONS)[number];
+
 /** The engine's verb for what to do → the review's word for what was done. */
 export const DECISION_OF_ACTION = {
   mutate: 'mutated',

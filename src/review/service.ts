@@ -13,7 +13,7 @@ import { ACTION_REASON, type DecideInput, decide } from '../core/decide.ts';
 import type { Config, Decision } from '../core/types.ts';
 import { parsePodView } from '../kube/pod.ts';
 import type { NamespaceLookup, NamespaceSource } from '../namespaces/source.ts';
-import { DECISION_OF_ACTION, type ReviewOutcome } from './outcome.ts';
+import { DECISION_OF_ACTION, INTERNAL_ERROR_REASON, type RequestReason, type ReviewOutcome } from './outcome.ts';
 
 /** Bound on a namespace lookup, well inside the webhook's timeoutSeconds (3 in manifests/base/webhook.yaml). */
 export const DEFAULT_LOOKUP_TIMEOUT_MS = 2_000;
@@ -47,7 +47,7 @@ async function reviewPod(
   lookupNamespace: (name: string) => Promise<NamespaceLookup>,
 ): Promise<ReviewOutcome> {
   const { uid } = request;
-  const skipped = (reason: string, detail: string, warnings: string[] = []): ReviewOutcome => ({
+  const skipped = (reason: RequestReason, detail: string, warnings: string[] = []): ReviewOutcome => ({
     response: buildReviewResponse(uid, { warnings }),
     decision: 'skipped',
     reason,
@@ -90,7 +90,7 @@ async function reviewPod(
     return {
       response: buildReviewResponse(uid, { warnings: [INTERNAL_ERROR_WARNING] }),
       decision: 'error',
-      reason: 'internal-error',
+      reason: INTERNAL_ERROR_REASON,
       policy: undefined,
       policyLabel: '',
       patchOps: 0,

@@ -23,7 +23,9 @@ import { DnsTunerError } from '../errors.ts';
 import { buildOpsApp, namespaceSourceCheck, type ReadinessCheck } from '../http/ops-app.ts';
 import { MUTATE_PATH, NO_CERTIFICATE_YET, setTlsContext } from '../http/webhook-app.ts';
 import { certificateFields, configFields, logConfigReload, namespaceLogObserver } from '../logging/observers.ts';
+import { createAdoptionMetrics } from '../metrics/adoption.ts';
 import { createMetrics } from '../metrics/metrics.ts';
+import { createReadinessMetrics } from '../metrics/readiness.ts';
 import { createConfigMetrics, createNamespaceMetrics, type NamespaceProbe } from '../metrics/runtime-metrics.ts';
 import {
   type ClusterSourceObserver,
@@ -183,6 +185,7 @@ export async function startServer(flags: Flags, options: StartOptions = {}): Pro
     );
     const namespaces = ns.source;
     nsMetrics.track(namespaces);
+    createAdoptionMetrics(registry, { config: () => config.current(), namespaces });
     lifecycle.onRelease(() => namespaces.stop());
 
     const certificate = await loadServingCertificate(
@@ -212,6 +215,7 @@ export async function startServer(flags: Flags, options: StartOptions = {}): Pro
         check: () => (lifecycle.stopping ? { ok: false, reason: 'shutting down' } : { ok: true }),
       },
     ];
+    createReadinessMetrics(registry, readiness);
     const ops = buildOpsApp({ logger: logger.child({ server: 'ops' }), registry, readiness });
 
     // Ops first: /livez answers (and /readyz says why not) while the namespace source does its first sync.

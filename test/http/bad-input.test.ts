@@ -251,6 +251,7 @@ function sourceWith(lookup: (name: string, signal?: AbortSignal) => Promise<Name
   return {
     lookup,
     status: () => ({ ready: true, size: 0 }),
+    entries: () => [],
     start: async () => {},
     stop: async () => {},
   };

@@ -1,14 +1,15 @@
 // Renders kustomizations with the real `kubectl kustomize` and validates what comes out, object by object:
-// - against the Kubernetes OpenAPI schema (kubernetes-models; @kubernetes-models/cert-manager for cert-manager CRDs):
-//   types, enums, required fields;
+// - against the Kubernetes OpenAPI schema (kubernetes-models; @kubernetes-models/cert-manager and
+//   @kubernetes-models/prometheus-operator for those CRDs): types, enums, required fields;
 // - for unknown fields, which those JSON schemas let through: built-in kinds are walked along
 //   @kubernetes/client-node's generated models (the apiserver's strict field validation, which kubectl apply uses by
-//   default since 1.27, would reject a misspelt field); cert-manager objects through strict zod schemas of the fields
-//   we use.
+//   default since 1.27, would reject a misspelt field); cert-manager and prometheus-operator objects through strict zod
+//   schemas of the fields we use.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import * as clientNode from '@kubernetes/client-node';
 import { Certificate, Issuer } from '@kubernetes-models/cert-manager/cert-manager.io/v1';
+import { PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { MutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
@@ -101,6 +102,52 @@ const certificateSchema = z.strictObject({
   }),
 });
 
+// ---- prometheus-operator: strict schemas of the fields our components use ------------------------------------------
+const monitoringMetadata = certManagerMetadata;
+/** Prometheus's duration syntax (model.ParseDuration), e.g. `30s`, `1h30m`. */
+const promDuration = z.string().regex(/^(\d+(ms|s|m|h|d|w|y))+$/);
+const serviceMonitorSchema = z.strictObject({
+  apiVersion: z.literal('monitoring.coreos.com/v1'),
+  kind: z.literal('ServiceMonitor'),
+  metadata: monitoringMetadata,
+  spec: z.strictObject({
+    namespaceSelector: z.strictObject({ matchNames: z.array(z.string().min(1)).min(1) }),
+    selector: z.strictObject({ matchLabels: labelMap }),
+    endpoints: z
+      .array(
+        z.strictObject({
+          port: z.string().min(1),
+          path: z.string().startsWith('/'),
+          scheme: z.enum(['http', 'https']),
+          interval: promDuration,
+          scrapeTimeout: promDuration,
+        }),
+      )
+      .min(1),
+  }),
+});
+const prometheusRuleSchema = z.strictObject({
+  apiVersion: z.literal('monitoring.coreos.com/v1'),
+  kind: z.literal('PrometheusRule'),
+  metadata: monitoringMetadata,
+  spec: z.strictObject({
+    groups: z.array(
+      z.strictObject({
+        name: z.string().min(1),
+        rules: z.array(
+          z.strictObject({
+            alert: z.string().min(1),
+            expr: z.string().min(1),
+            for: promDuration.optional(),
+            labels: labelMap,
+            annotations: labelMap,
+          }),
+        ),
+      }),
+    ),
+  }),
+});
+
 // ---- the kinds we ship ----------------------------------------------------------------------------------------
 type Validatable = { validate(): void };
 type KindSpec = {
@@ -130,6 +177,8 @@ const KINDS: Record<string, KindSpec> = {
   },
   'cert-manager.io/v1/Issuer': { model: Issuer, strict: issuerSchema },
   'cert-manager.io/v1/Certificate': { model: Certificate, strict: certificateSchema },
+  'monitoring.coreos.com/v1/ServiceMonitor': { model: ServiceMonitor, strict: serviceMonitorSchema },
+  'monitoring.coreos.com/v1/PrometheusRule': { model: PrometheusRule, strict: prometheusRuleSchema },
 };
 
 /** Every problem with one object, as `Kind/name: message` lines; empty when it is valid. */
@@ -217,6 +266,8 @@ export function findObject<T = KubeObject>(objects: KubeObject[], kind: string, 
 
 export type CertManagerIssuer = z.infer<typeof issuerSchema>;
 export type CertManagerCertificate = z.infer<typeof certificateSchema>;
+export type ServiceMonitorObject = z.infer<typeof serviceMonitorSchema>;
+export type PrometheusRuleObject = z.infer<typeof prometheusRuleSchema>;
 
 /** A metav1.LabelSelector as the apiserver evaluates it (apimachinery/pkg/apis/meta/v1/helpers.go). */
 export type LabelSelector = {
