@@ -22,13 +22,14 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { makeCa, makeServingCert } from '../scripts/pki.ts';
+import { EXAMPLE_CONFIG, ROOT, SERVICE_NAME } from '../lab/paths.ts';
+import { makeCa, makeServingCert } from '../lab/pki.ts';
+import { median, percentile } from '../lab/stats.ts';
 import { MUTATE_PATH } from '../src/http/webhook-app.ts';
-import { EXAMPLE_CONFIG, ROOT, SERVICE_NAME } from '../test/support/paths.ts';
 import { writeMarkedSection } from './doc-markers.ts';
 import { LARGE_POD_BYTES, largeReview, podReview, reviewBytes, SMALL, TYPICAL } from './fixtures.ts';
 import { defaultPolicyNamespaces, namespaceName } from './memory-source.ts';
-import { fixed, loadAverage, machine, median, mib, percentile, shellWord, table } from './report.ts';
+import { fixed, loadAverage, machine, mib, shellWord, table } from './report.ts';
 import type { FromChild, Role, ToChild, Usage } from './server.ts';
 
 const SECTION = 'Webhook cost';

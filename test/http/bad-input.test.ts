@@ -5,19 +5,11 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { exampleReview, type Json, responseOf, reviewIn } from '../../lab/review.ts';
 import { buildOpsApp } from '../../src/http/ops-app.ts';
 import { buildWebhookApp, INTERNAL_ERROR_WARNING } from '../../src/http/webhook-app.ts';
 import type { NamespaceLookup, NamespaceSource } from '../../src/namespaces/source.ts';
-import {
-  captureLogger,
-  type Deps,
-  exampleDeps,
-  exampleReview,
-  type Json,
-  type LogCapture,
-  responseOf,
-  reviewIn,
-} from '../support/webhook.ts';
+import { captureLogger, type Deps, exampleDeps, type LogCapture } from '../support/webhook.ts';
 
 let deps: Deps;
 let logs: LogCapture;

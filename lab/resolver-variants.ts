@@ -3,8 +3,8 @@
  * resolvers: the Kubernetes default, dns-tuner's default, lower ndots, glibc-only options, outages and the two
  * resolv.conf shapes that break a resolver outright (musl's 255-byte line limit, glibc's search-list assertion).
  */
-import { defaultNameForms, type World, worldOf } from '../../src/core/query-cost.ts';
-import { type ResolvConf, type ResolvConfContext, renderResolvConf } from '../../src/core/resolv-conf.ts';
+import { defaultNameForms, type World, worldOf } from '../src/core/query-cost.ts';
+import { type ResolvConf, type ResolvConfContext, renderResolvConf } from '../src/core/resolv-conf.ts';
 import type { LabRecord } from './dns-lab.ts';
 
 export const NODE_LOCAL = '169.254.20.10';
