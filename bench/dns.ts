@@ -4,7 +4,7 @@
  * For the Kubernetes default (no dns-tuner) and every policy of examples/config.yaml, the pod's resolv.conf is built
  * the way the product builds it — the real engine (`decide`) on the example ClusterFirst pod in namespace `shop`, then
  * kubelet's rendering (`renderResolvConf`) on a node whose own search domain is `ec2.internal` — and every name form a
- * workload uses is resolved by real glibc and real musl in the dns-lab (test/support/dns-lab.ts: `unshare -mn`, one
+ * workload uses is resolved by real glibc and real musl in the dns-lab (lab/dns-lab.ts: `unshare -mn`, one
  * dnsmasq for the node-local cache 169.254.20.10 and one for kube-dns 10.96.0.10). Reported per lookup: the queries
  * sent, how many of them went to kube-dns (in a cluster: through the kube-proxy DNAT and conntrack), whether the name
  * resolved, the time healthy, and the time while one server drops every packet (iptables DROP).
@@ -21,12 +21,6 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseConfigText } from '../src/config/load.ts';
-import { decide } from '../src/core/decide.ts';
-import { type RenderedResolvConf, renderResolvConf } from '../src/core/resolv-conf.ts';
-import { type Config, LABEL_POLICY, type PodDns } from '../src/core/types.ts';
-import { parsePodView } from '../src/kube/pod.ts';
-import { defaultNameForms, type NameForm } from '../src/resolver-model/name-forms.ts';
 import {
   assertLabPrerequisites,
   buildMuslLookup,
@@ -34,12 +28,18 @@ import {
   type LabResolver,
   runLab,
   sentTo,
-} from '../test/support/dns-lab.ts';
-import { EXAMPLE_CONFIG, EXAMPLE_REVIEW, ROOT } from '../test/support/paths.ts';
-import { KUBE_DNS, labRecords, NODE_LOCAL } from '../test/support/resolver-variants.ts';
+} from '../lab/dns-lab.ts';
+import { EXAMPLE_CONFIG, EXAMPLE_REVIEW, ROOT } from '../lab/paths.ts';
+import { KUBE_DNS, labRecords, NODE_LOCAL } from '../lab/resolver-variants.ts';
+import { median } from '../lab/stats.ts';
+import { parseConfigText } from '../src/config/load.ts';
+import { decide } from '../src/core/decide.ts';
+import { type RenderedResolvConf, renderResolvConf } from '../src/core/resolv-conf.ts';
+import { type Config, LABEL_POLICY, type PodDns } from '../src/core/types.ts';
+import { parsePodView } from '../src/kube/pod.ts';
+import { defaultNameForms, type NameForm } from '../src/resolver-model/name-forms.ts';
 import { writeMarkedSection } from './doc-markers.ts';
 import { factsMarkdown, hostFacts, resolverFacts } from './host.ts';
-import { median } from './report.ts';
 
 const NAMESPACE = 'shop';
 const NODE_SEARCH = ['ec2.internal'];

@@ -272,7 +272,7 @@ const idleSeconds = Number(args['idle-seconds']);
 if (args.child) {
   await child(args.child as Mode, args.kubeconfig!, idleSeconds);
 } else {
-  const { startFakeKubeApi } = await import('../test/support/fake-kube-api.ts');
+  const { startFakeKubeApi } = await import('../lab/fake-kube-api.ts');
   const count = Number(args.pods);
   const fake = await startFakeKubeApi();
   const namespaces = Array.from({ length: 50 }, (_, i) => `team-${i}`);

@@ -1,6 +1,7 @@
 /**
- * Helpers every benchmark shares: the machine description that heads the webhook result, small statistics, Markdown
- * tables, and the command line as a reader can paste it. Writing a section of docs/benchmarks.md: ./doc-markers.ts.
+ * Helpers every benchmark shares: the machine description that heads the webhook result, Markdown tables, and the
+ * command line as a reader can paste it. Statistics: lab/stats.ts. Writing a section of docs/benchmarks.md:
+ * ./doc-markers.ts.
  */
 import { execFileSync } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
@@ -32,20 +33,6 @@ export function loadAverage(): string {
   return loadavg()
     .map((l) => l.toFixed(2))
     .join(', ');
-}
-
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** Nearest-rank percentile of already collected samples (`p` in 0..100). */
-export function percentile(sorted: Float64Array | readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank]!;
 }
 
 export function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>, align?: string): string {

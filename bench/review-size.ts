@@ -11,13 +11,14 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
+import { median } from '../lab/stats.ts';
 import { buildReviewResponse, parseAdmissionReview } from '../src/admission/review.ts';
 import { parseConfig } from '../src/config/schema.ts';
 import { decide } from '../src/core/decide.ts';
 import type { Config, Decision, NamespaceInfo } from '../src/core/types.ts';
 import { parsePodView } from '../src/kube/pod.ts';
 import { writeMarkedSection } from './doc-markers.ts';
-import { fixed, loadAverage, machine, median, shellWord, table } from './report.ts';
+import { fixed, loadAverage, machine, shellWord, table } from './report.ts';
 
 const SECTION_ID = 'bench:review-size';
 const SECTION = 'Review time against pod size';

@@ -1,5 +1,5 @@
 /**
- * `npm run soak`: the long soak (test/support/soak.ts; the short one runs in `npm test`). dns-tuner runs as
+ * `npm run soak`: the long soak (lab/soak.ts; the short one runs in `npm test`). dns-tuner runs as
  * `node dist/main.js` (a child process, so the RSS sampled is the server's alone) against the fake API server, under
  * continuous review load from keep-alive HTTPS clients, while the certificate rotates, the config is edited (valid and
  * invalid), namespaces churn and watches expire and drop, cycle after cycle; then SIGTERM with the clients still
@@ -11,12 +11,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ROOT } from '../test/support/paths.ts';
-import { MAIN } from '../test/support/process.ts';
-import { formatSoakSummary, runSoak, type SoakResult } from '../test/support/soak.ts';
+import { ROOT } from '../lab/paths.ts';
+import { MAIN } from '../lab/process.ts';
+import { formatSoakSummary, runSoak, type SoakResult } from '../lab/soak.ts';
+import { median } from '../lab/stats.ts';
 import { writeMarkedSection } from './doc-markers.ts';
 import { factsMarkdown, hostFacts } from './host.ts';
-import { median, table } from './report.ts';
+import { table } from './report.ts';
 
 const MIB = 1024 * 1024;
 /**
@@ -116,7 +117,7 @@ if (args.out !== '-') {
       node: facts.node,
     }),
     '',
-    'What runs (test/support/soak.ts; `npm test` runs a 2-cycle in-process version, test/hardening/soak.test.ts): ' +
+    'What runs (lab/soak.ts; `npm test` runs a 2-cycle in-process version, test/hardening/soak.test.ts): ' +
       'dns-tuner as `node dist/main.js`, namespaces from list+watch against the fake API server, config and ' +
       'certificate in ConfigMap/Secret-style volumes (`..data` symlink swaps). Keep-alive HTTPS clients post ' +
       'reviews back to back (trusting only the test CA, server name `dns-tuner.dns-tuner.svc`), each with a fresh ' +

@@ -10,7 +10,7 @@ import { X509Certificate } from 'node:crypto';
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEV_HOSTS, makeCa, makeServingCert } from './pki.ts';
+import { DEV_HOSTS, makeCa, makeServingCert } from '../lab/pki.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = resolve(process.argv[2] ?? join(root, 'certs'));

@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jsonpatch from 'fast-json-patch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEV_HOSTS } from '../scripts/pki.ts';
+import { httpsPost } from '../lab/client.ts';
+import { EXAMPLE_CONFIG, EXAMPLE_NAMESPACES, EXAMPLE_REVIEW } from '../lab/paths.ts';
+import { DEV_HOSTS } from '../lab/pki.ts';
 import {
   isolatedEnv,
   loopbackPorts,
@@ -19,20 +21,9 @@ import {
   spawnNode,
   waitFor,
   waitForLog,
-} from './support/process.ts';
-import {
-  decodePatch,
-  EXAMPLE_CONFIG,
-  EXAMPLE_NAMESPACES,
-  EXAMPLE_REVIEW,
-  exampleReview,
-  httpsPost,
-  type Json,
-  requestOf,
-  responseOf,
-  type ServingFiles,
-  writeServingFiles,
-} from './support/webhook.ts';
+} from '../lab/process.ts';
+import { decodePatch, exampleReview, type Json, requestOf, responseOf } from '../lab/review.ts';
+import { type ServingFiles, writeServingFiles } from './support/webhook.ts';
 
 let dir: string;
 let tls: ServingFiles;

@@ -11,20 +11,14 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { makeCa } from '../../scripts/pki.ts';
+import { httpsPost } from '../../lab/client.ts';
+import { EXAMPLE_CONFIG, EXAMPLE_NAMESPACES, ROOT } from '../../lab/paths.ts';
+import { makeCa } from '../../lab/pki.ts';
+import { isolatedEnv, requireBuilt, spawnNode } from '../../lab/process.ts';
+import { type Json, responseOf } from '../../lab/review.ts';
 import { runExplain } from '../../src/cli/explain.ts';
 import type { DryRunReport } from '../../src/dryrun/report.ts';
-import { isolatedEnv, requireBuilt, spawnNode } from '../support/process.ts';
-import {
-  EXAMPLE_CONFIG,
-  EXAMPLE_NAMESPACES,
-  type HttpsWebhook,
-  httpsPost,
-  type Json,
-  ROOT,
-  responseOf,
-  startHttpsWebhook,
-} from '../support/webhook.ts';
+import { type HttpsWebhook, startHttpsWebhook } from '../support/webhook.ts';
 import { controllerPod, reviewOf, workload } from '../support/workloads.ts';
 
 const SOURCE = join(ROOT, 'src', 'cli', 'dns-tuner.ts');

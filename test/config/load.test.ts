@@ -2,9 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXAMPLE_CONFIG } from '../../lab/paths.ts';
 import { ConfigError, loadConfig, parseConfigText } from '../../src/config/load.ts';
 import { parseConfig } from '../../src/config/schema.ts';
-import { EXAMPLE_CONFIG } from '../support/webhook.ts';
 
 let dir: string;
 beforeAll(async () => {

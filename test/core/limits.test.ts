@@ -6,12 +6,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ROOT } from '../../lab/paths.ts';
 import { buildReviewResponse } from '../../src/admission/review.ts';
 import { MAX_SUMMARY_CHARS, summarize } from '../../src/core/decide.ts';
 import { ANNOTATION_APPLIED, type Decision } from '../../src/core/types.ts';
 import { boundWarnings, MAX_WARNINGS, WarningList } from '../../src/core/warnings.ts';
 import { exampleConfig, namespace, patched, pod, run } from '../support/engine.ts';
-import { ROOT } from '../support/paths.ts';
 
 const config = exampleConfig();
 const shop = namespace('shop', 'default');

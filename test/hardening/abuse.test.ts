@@ -14,6 +14,9 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { httpsPost } from '../../lab/client.ts';
+import { SERVICE_NAME } from '../../lab/paths.ts';
+import { exampleReview, responseOf } from '../../lab/review.ts';
 import {
   DEFAULT_BODY_LIMIT,
   HEADERS_TIMEOUT_MS,
@@ -22,14 +25,7 @@ import {
   TLS_HANDSHAKE_TIMEOUT_MS,
 } from '../../src/http/webhook-app.ts';
 import { checkCodedError } from '../support/hardening.ts';
-import {
-  exampleReview,
-  type HttpsWebhook,
-  httpsPost,
-  responseOf,
-  SERVICE_NAME,
-  startHttpsWebhook,
-} from '../support/webhook.ts';
+import { type HttpsWebhook, startHttpsWebhook } from '../support/webhook.ts';
 
 /** Short stand-ins for the production timeouts (10 s headers, 30 s request); the check runs every 50 ms. */
 const SHORT = { headersMs: 400, requestMs: 900, checkEveryMs: 50 };

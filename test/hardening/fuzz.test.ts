@@ -11,6 +11,9 @@
 import https from 'node:https';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { httpsPost } from '../../lab/client.ts';
+import { SERVICE_NAME } from '../../lab/paths.ts';
+import { exampleReview, responseOf } from '../../lab/review.ts';
 import { DEFAULT_BODY_LIMIT, MUTATE_PATH } from '../../src/http/webhook-app.ts';
 import {
   type Answer,
@@ -32,14 +35,7 @@ import {
   unicodeFields,
   wrongTypeCases,
 } from '../support/hardening.ts';
-import {
-  exampleReview,
-  type HttpsWebhook,
-  httpsPost,
-  responseOf,
-  SERVICE_NAME,
-  startHttpsWebhook,
-} from '../support/webhook.ts';
+import { type HttpsWebhook, startHttpsWebhook } from '../support/webhook.ts';
 
 /** The endpoints under fuzz and what each must answer. */
 const ENDPOINTS: FuzzEndpoint[] = [{ path: MUTATE_PATH, check: checkMutateAnswer }];

@@ -21,7 +21,7 @@ import {
   requireBuilt,
   spawnNode,
   waitForLog,
-} from '../support/process.ts';
+} from '../../lab/process.ts';
 import {
   EXAMPLE_CONFIG,
   EXAMPLE_NAMESPACES,

@@ -1,5 +1,5 @@
 /**
- * The short soak (the long one is `npm run soak`, bench/soak.ts; both run test/support/soak.ts): dns-tuner started
+ * The short soak (the long one is `npm run soak`, bench/soak.ts; both run lab/soak.ts): dns-tuner started
  * in-process with namespaces from the fake API server, config and certificate in ConfigMap/Secret-style volumes,
  * four keep-alive clients posting reviews back to back over HTTPS while the certificate is rotated, the config edited
  * (valid and invalid), namespaces created, relabelled and deleted, and watches expired and dropped — two full cycles
@@ -19,7 +19,7 @@
  * `npm run soak` (docs/benchmarks.md).
  */
 import { describe, expect, it } from 'vitest';
-import { formatSoakSummary, runSoak } from '../support/soak.ts';
+import { formatSoakSummary, runSoak } from '../../lab/soak.ts';
 
 const MIB = 1024 * 1024;
 

@@ -5,20 +5,12 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { exampleReview, type Json, responseOf, reviewIn } from '../../lab/review.ts';
 import { buildOpsApp } from '../../src/http/ops-app.ts';
 import type { NamespaceLookup, NamespaceSource } from '../../src/namespaces/source.ts';
 import { INTERNAL_ERROR_WARNING } from '../../src/review/service.ts';
 import { wireWebhook } from '../../src/server/wire.ts';
-import {
-  captureLogger,
-  type Deps,
-  exampleDeps,
-  exampleReview,
-  type Json,
-  type LogCapture,
-  responseOf,
-  reviewIn,
-} from '../support/webhook.ts';
+import { captureLogger, type Deps, exampleDeps, type LogCapture } from '../support/webhook.ts';
 
 let deps: Deps;
 let logs: LogCapture;

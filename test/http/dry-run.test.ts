@@ -7,19 +7,13 @@ import https from 'node:https';
 import jsonpatch from 'fast-json-patch';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { type HttpsResult, httpsPost } from '../../lab/client.ts';
+import { SERVICE_NAME } from '../../lab/paths.ts';
+import { exampleReview, type Json, responseOf } from '../../lab/review.ts';
 import type { Config } from '../../src/core/types.ts';
 import type { NamespaceReport } from '../../src/dryrun/namespace-report.ts';
 import type { CostRowReport, DryRunReport } from '../../src/dryrun/report.ts';
-import {
-  exampleReview,
-  type HttpsResult,
-  type HttpsWebhook,
-  httpsPost,
-  type Json,
-  responseOf,
-  SERVICE_NAME,
-  startHttpsWebhook,
-} from '../support/webhook.ts';
+import { type HttpsWebhook, startHttpsWebhook } from '../support/webhook.ts';
 import { controllerPod, reviewOf, type TemplateSpec, WORKLOAD_KINDS, workload } from '../support/workloads.ts';
 
 let web: HttpsWebhook;

@@ -5,20 +5,12 @@
 import https from 'node:https';
 import jsonpatch from 'fast-json-patch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeCa, makeServingCert } from '../../scripts/pki.ts';
+import { httpsPost } from '../../lab/client.ts';
+import { SERVICE_NAME } from '../../lab/paths.ts';
+import { makeCa, makeServingCert } from '../../lab/pki.ts';
+import { decodePatch, exampleReview, type Json, requestOf, responseOf, reviewIn } from '../../lab/review.ts';
 import { setTlsContext } from '../../src/http/webhook-app.ts';
-import {
-  decodePatch,
-  exampleReview,
-  type HttpsWebhook,
-  httpsPost,
-  type Json,
-  requestOf,
-  responseOf,
-  reviewIn,
-  SERVICE_NAME,
-  startHttpsWebhook,
-} from '../support/webhook.ts';
+import { type HttpsWebhook, startHttpsWebhook } from '../support/webhook.ts';
 
 let web: HttpsWebhook;
 

@@ -3,6 +3,14 @@
  * path, paging, selectors, errors that carry their status, and the watch stream's ways of ending.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { eventually } from '../../lab/eventually.ts';
+import {
+  collectionPath,
+  type FakeKubeApi,
+  RESOURCES,
+  type Resource,
+  startFakeKubeApi,
+} from '../../lab/fake-kube-api.ts';
 import {
   type ApiClient,
   type ApiConnection,
@@ -14,14 +22,6 @@ import {
   WatchInactivityError,
 } from '../../src/kube/api-client.ts';
 import { connectionOf, loadKubeConfig } from '../../src/kube/kubeconfig.ts';
-import {
-  collectionPath,
-  type FakeKubeApi,
-  RESOURCES,
-  type Resource,
-  startFakeKubeApi,
-} from '../support/fake-kube-api.ts';
-import { eventually } from '../support/live.ts';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {

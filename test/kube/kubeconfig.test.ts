@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { spawnNode } from '../support/process.ts';
+import { spawnNode } from '../../lab/process.ts';
 
 describe('kubeconfig loading', () => {
   it('imports @kubernetes/client-node only when a kubeconfig is loaded', async () => {

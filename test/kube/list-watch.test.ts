@@ -6,6 +6,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { eventually } from '../../lab/eventually.ts';
+import { collectionPath, type FakeKubeApi, startFakeKubeApi } from '../../lab/fake-kube-api.ts';
 import { type ApiClient, createApiClient } from '../../src/kube/api-client.ts';
 import { connectionOf, loadKubeConfig } from '../../src/kube/kubeconfig.ts';
 import {
@@ -14,8 +16,6 @@ import {
   type ListWatchCacheOptions,
   type ListWatchObserver,
 } from '../../src/kube/list-watch.ts';
-import { collectionPath, type FakeKubeApi, startFakeKubeApi } from '../support/fake-kube-api.ts';
-import { eventually } from '../support/live.ts';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {

@@ -10,18 +10,12 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Ca, makeCa, makeServingCert, type Pem } from '../../scripts/pki.ts';
-import {
-  atomicVolume,
-  eventually,
-  type InProcess,
-  metricValue,
-  postReview,
-  readyz,
-  scrape,
-  startInProcess,
-} from '../support/live.ts';
-import { EXAMPLE_NAMESPACES } from '../support/webhook.ts';
+import { metricValue, readyz, scrape } from '../../lab/client.ts';
+import { eventually } from '../../lab/eventually.ts';
+import { EXAMPLE_NAMESPACES } from '../../lab/paths.ts';
+import { type Ca, makeCa, makeServingCert, type Pem } from '../../lab/pki.ts';
+import { atomicVolume } from '../../lab/volume.ts';
+import { type InProcess, postReview, startInProcess } from '../support/live.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

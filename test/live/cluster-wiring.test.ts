@@ -8,18 +8,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Ca } from '../../scripts/pki.ts';
-import { type FakeKubeApi, startFakeKubeApi } from '../support/fake-kube-api.ts';
-import {
-  eventually,
-  type InProcess,
-  metricValue,
-  ndotsAfter,
-  postReview,
-  readyz,
-  scrape,
-  startInProcess,
-} from '../support/live.ts';
+import { metricValue, readyz, scrape } from '../../lab/client.ts';
+import { eventually } from '../../lab/eventually.ts';
+import { type FakeKubeApi, startFakeKubeApi } from '../../lab/fake-kube-api.ts';
+import { EXAMPLE_CONFIG } from '../../lab/paths.ts';
+import type { Ca } from '../../lab/pki.ts';
 import {
   isolatedEnv,
   loopbackPorts,
@@ -28,8 +21,10 @@ import {
   spawnNode,
   spawnStartScript,
   waitForLog,
-} from '../support/process.ts';
-import { EXAMPLE_CONFIG, responseOf, writeServingFiles } from '../support/webhook.ts';
+} from '../../lab/process.ts';
+import { responseOf } from '../../lab/review.ts';
+import { type InProcess, ndotsAfter, postReview, startInProcess } from '../support/live.ts';
+import { writeServingFiles } from '../support/webhook.ts';
 
 const POLICY = 'dns-tuner.io/policy';
 

@@ -7,18 +7,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type AtomicVolume,
-  atomicVolume,
-  eventually,
-  type InProcess,
-  metricValue,
-  ndotsAfter,
-  postReview,
-  scrape,
-  startInProcess,
-} from '../support/live.ts';
-import { EXAMPLE_NAMESPACES, writeServingFiles } from '../support/webhook.ts';
+import { metricValue, scrape } from '../../lab/client.ts';
+import { eventually } from '../../lab/eventually.ts';
+import { EXAMPLE_NAMESPACES } from '../../lab/paths.ts';
+import { type AtomicVolume, atomicVolume } from '../../lab/volume.ts';
+import { type InProcess, ndotsAfter, postReview, startInProcess } from '../support/live.ts';
+import { writeServingFiles } from '../support/webhook.ts';
 
 const config = (ndots: number) => `
 clusterDNS: 10.96.0.10

@@ -17,8 +17,10 @@ import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeKubeApi, startFakeKubeApi } from '../support/fake-kube-api.ts';
-import { eventually, postReview, type ReviewResult, readyz, startInProcess } from '../support/live.ts';
+import { readyz } from '../../lab/client.ts';
+import { eventually } from '../../lab/eventually.ts';
+import { type FakeKubeApi, startFakeKubeApi } from '../../lab/fake-kube-api.ts';
+import { EXAMPLE_CONFIG } from '../../lab/paths.ts';
 import {
   isolatedEnv,
   loopbackPorts,
@@ -27,15 +29,10 @@ import {
   requireBuilt,
   spawnNode,
   waitForLog,
-} from '../support/process.ts';
-import {
-  EXAMPLE_CONFIG,
-  requestOf,
-  responseOf,
-  reviewIn,
-  type ServingFiles,
-  writeServingFiles,
-} from '../support/webhook.ts';
+} from '../../lab/process.ts';
+import { requestOf, responseOf, reviewIn } from '../../lab/review.ts';
+import { postReview, type ReviewResult, startInProcess } from '../support/live.ts';
+import { type ServingFiles, writeServingFiles } from '../support/webhook.ts';
 
 const DRAIN_SECONDS = 2;
 /** The cluster source's direct-GET timeout (its default): how long the last review stays in flight. */

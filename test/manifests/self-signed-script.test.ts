@@ -12,7 +12,7 @@ import { connect, createServer } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SERVICE_NAME } from '../support/paths.ts';
+import { SERVICE_NAME } from '../../lab/paths.ts';
 
 const execFileAsync = promisify(execFile);
 const script = fileURLToPath(new URL('../../certs/self-signed.sh', import.meta.url));

@@ -18,7 +18,8 @@ import {
   PROMETHEUS_RULE,
   prometheusRuleOf,
   RULES_SOURCE,
-} from '../../scripts/monitoring-components.ts';
+} from '../../lab/monitoring-components.ts';
+import { ROOT } from '../../lab/paths.ts';
 import { parseFlags } from '../../src/cli/flags.ts';
 import {
   findObject,
@@ -29,7 +30,6 @@ import {
   type ServiceMonitorObject,
   validateObject,
 } from '../manifests/render.ts';
-import { ROOT } from '../support/paths.ts';
 import { COMPONENTS, DASHBOARD, type DashboardPanel, panelsOf, RULES, readDashboard } from './kit.ts';
 
 const RELEASE = 'kube-prometheus-stack';

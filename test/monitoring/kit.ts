@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { ROOT } from '../support/paths.ts';
+import { ROOT } from '../../lab/paths.ts';
 
 export const MONITORING = join(ROOT, 'manifests', 'monitoring');
 export const RULES = join(MONITORING, 'rules.yaml');

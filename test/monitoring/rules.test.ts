@@ -11,10 +11,10 @@ import type { V1MutatingWebhookConfiguration, V1Service } from '@kubernetes/clie
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { z } from 'zod';
+import { ROOT } from '../../lab/paths.ts';
 import { ACTION_REASON } from '../../src/core/decide.ts';
 import { SKIP_REASONS } from '../../src/core/types.ts';
 import { findObject, type KubeObject, kustomize } from '../manifests/render.ts';
-import { ROOT } from '../support/paths.ts';
 import { promtool } from '../support/prometheus.ts';
 import {
   ANNOUNCED_METRICS,

@@ -14,13 +14,11 @@ import { join } from 'node:path';
 import jsonpatch from 'fast-json-patch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { makeCa, makeServingCert } from '../../scripts/pki.ts';
-import { ACTION_REASON } from '../../src/core/decide.ts';
-import { SKIP_REASONS } from '../../src/core/types.ts';
-import { INTERNAL_ERROR_REASON, REQUEST_REASONS } from '../../src/review/outcome.ts';
-import { type FakeKubeApi, startFakeKubeApi } from '../support/fake-kube-api.ts';
-import { eventually, readyz } from '../support/live.ts';
-import { ROOT } from '../support/paths.ts';
+import { readyz } from '../../lab/client.ts';
+import { eventually } from '../../lab/eventually.ts';
+import { type FakeKubeApi, startFakeKubeApi } from '../../lab/fake-kube-api.ts';
+import { ROOT } from '../../lab/paths.ts';
+import { makeCa, makeServingCert } from '../../lab/pki.ts';
 import {
   isolatedEnv,
   loopbackPorts,
@@ -29,7 +27,10 @@ import {
   requireBuilt,
   spawnNode,
   waitForLog,
-} from '../support/process.ts';
+} from '../../lab/process.ts';
+import { ACTION_REASON } from '../../src/core/decide.ts';
+import { SKIP_REASONS } from '../../src/core/types.ts';
+import { INTERNAL_ERROR_REASON, REQUEST_REASONS } from '../../src/review/outcome.ts';
 import { type RunningPrometheus, type Sample, startPrometheus } from '../support/prometheus.ts';
 import { EXAMPLE_CONFIG, type Json, responseOf, reviewIn } from '../support/webhook.ts';
 import {

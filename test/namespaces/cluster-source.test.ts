@@ -4,6 +4,9 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { eventually } from '../../lab/eventually.ts';
+import { type FakeKubeApi, startFakeKubeApi } from '../../lab/fake-kube-api.ts';
+import { spawnNode } from '../../lab/process.ts';
 import { createNamespaceMetrics } from '../../src/metrics/runtime-metrics.ts';
 import {
   type ClusterNamespaceSource,
@@ -14,9 +17,6 @@ import {
   KubeConfigError,
   loadKubeConfig,
 } from '../../src/namespaces/cluster-source.ts';
-import { type FakeKubeApi, startFakeKubeApi } from '../support/fake-kube-api.ts';
-import { eventually } from '../support/live.ts';
-import { spawnNode } from '../support/process.ts';
 
 function recorder() {
   const log = {

@@ -2,8 +2,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXAMPLE_NAMESPACES } from '../../lab/paths.ts';
 import { createFileNamespaceSource, parseNamespaceFile } from '../../src/namespaces/file-source.ts';
-import { EXAMPLE_NAMESPACES } from '../support/webhook.ts';
 
 let dir: string;
 beforeAll(async () => {

@@ -1,6 +1,6 @@
 /**
  * The lookup model (src/resolver-model/query-cost.ts) against the REAL resolvers: for every variant in
- * test/support/resolver-variants.ts and every name form, glibc (getaddrinfo via Node's dns.lookup) and musl
+ * lab/resolver-variants.ts and every name form, glibc (getaddrinfo via Node's dns.lookup) and musl
  * (musl-gcc -static) resolve inside `unshare -mn` against one dnsmasq per nameserver. The queries each server logged
  * (plus what an iptables DROP rule caught) must equal the model's per-nameserver counts, the names asked must be the
  * model's candidates, and resolves / does-not-resolve / crashes must match.
@@ -11,13 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  glibcSearchListAborts,
-  type LookupCost,
-  lookupCost,
-  resolverSettings,
-} from '../../src/resolver-model/query-cost.ts';
-import { assertLabPrerequisites, buildMuslLookup, type LabLookupResult, runLab, sentTo } from '../support/dns-lab.ts';
+import { assertLabPrerequisites, buildMuslLookup, type LabLookupResult, runLab, sentTo } from '../../lab/dns-lab.ts';
 import {
   ABORTING_DOMAIN,
   KUBE_DNS,
@@ -26,7 +20,13 @@ import {
   type ResolverVariant,
   VARIANTS,
   worldFromRecords,
-} from '../support/resolver-variants.ts';
+} from '../../lab/resolver-variants.ts';
+import {
+  glibcSearchListAborts,
+  type LookupCost,
+  lookupCost,
+  resolverSettings,
+} from '../../src/resolver-model/query-cost.ts';
 
 let dir = '';
 let muslBinary = '';

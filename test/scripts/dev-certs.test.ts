@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { makeCa, makeServingCert } from '../../scripts/pki.ts';
+import { makeCa, makeServingCert } from '../../lab/pki.ts';
 
 const run = promisify(execFile);
 const SCRIPT = new URL('../../scripts/dev-certs.ts', import.meta.url).pathname;

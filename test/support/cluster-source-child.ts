@@ -3,8 +3,9 @@
  * apiserver (sync, events, a dropped watch, a direct GET that times out), stops both, then prints the handles still
  * alive and lets the process exit by itself. A leaked timer or socket keeps it alive, and the parent sees that.
  */
+
+import { startFakeKubeApi } from '../../lab/fake-kube-api.ts';
 import { createClusterNamespaceSource } from '../../src/namespaces/cluster-source.ts';
-import { startFakeKubeApi } from './fake-kube-api.ts';
 
 async function until(check: () => boolean, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;

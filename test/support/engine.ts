@@ -2,11 +2,11 @@
 import { readFileSync } from 'node:fs';
 import jsonpatch from 'fast-json-patch';
 import { parse } from 'yaml';
+import { EXAMPLE_CONFIG } from '../../lab/paths.ts';
 import { parseConfig } from '../../src/config/schema.ts';
 import { type DecideInput, decide } from '../../src/core/decide.ts';
 import { type Config, type Decision, LABEL_POLICY, type NamespaceInfo } from '../../src/core/types.ts';
 import { parsePodView } from '../../src/kube/pod.ts';
-import { EXAMPLE_CONFIG } from './paths.ts';
 
 export function exampleConfig(): Config {
   return configFrom(parse(readFileSync(EXAMPLE_CONFIG, 'utf8')));

@@ -10,10 +10,10 @@
 import fc from 'fast-check';
 import jsonpatch from 'fast-json-patch';
 import { expect } from 'vitest';
+import { exampleReview, type Json } from '../../lab/review.ts';
 import { MAX_WARNING_CHARS } from '../../src/core/warnings.ts';
 import { ERRORS } from '../../src/errors.ts';
 import { INTERNAL_ERROR_WARNING } from '../../src/review/service.ts';
-import { exampleReview, type Json } from './webhook.ts';
 
 export interface FuzzCase {
   /** Which generator made it (shown when a property fails). */

@@ -14,7 +14,8 @@ import type { Operation } from 'fast-json-patch';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { type Ca, makeCa, makeServingCert, type Pem } from '../../scripts/pki.ts';
+import { EXAMPLE_CONFIG, EXAMPLE_NAMESPACES, EXAMPLE_REVIEW } from '../../lab/paths.ts';
+import { type Ca, makeCa, makeServingCert, type Pem } from '../../lab/pki.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/core/types.ts';
 import type { WebhookAppOptions } from '../../src/http/webhook-app.ts';
@@ -22,9 +23,8 @@ import { createMetrics, type Metrics } from '../../src/metrics/metrics.ts';
 import { createFileNamespaceSource } from '../../src/namespaces/file-source.ts';
 import type { NamespaceSource } from '../../src/namespaces/source.ts';
 import { wireWebhook } from '../../src/server/wire.ts';
-import { EXAMPLE_CONFIG, EXAMPLE_NAMESPACES, EXAMPLE_REVIEW } from './paths.ts';
 
-export { EXAMPLE_CONFIG, EXAMPLE_NAMESPACES, EXAMPLE_REVIEW, ROOT, SERVICE_NAME } from './paths.ts';
+export { EXAMPLE_CONFIG, EXAMPLE_NAMESPACES, EXAMPLE_REVIEW, ROOT, SERVICE_NAME } from '../../lab/paths.ts';
 
 export type Json = Record<string, unknown>;
 

@@ -4,7 +4,7 @@
  * namespace, and dnsPolicy defaulted to ClusterFirst as the apiserver does before admission). Key order follows the
  * dry run's own so the two JSON Patches can be compared byte for byte.
  */
-import type { Json } from './webhook.ts';
+import type { Json } from '../../lab/review.ts';
 
 export interface TemplateSpec {
   labels?: Record<string, string>;

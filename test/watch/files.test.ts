@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { eventually } from '../../lab/eventually.ts';
+import { atomicVolume } from '../../lab/volume.ts';
 import { type FileWatch, readSnapshot, type Snapshot, watchFiles } from '../../src/watch/files.ts';
-import { atomicVolume, eventually } from '../support/live.ts';
 
 let dir: string;
 const watches: FileWatch[] = [];

@@ -4,9 +4,9 @@
  * resolv.conf shapes that break a resolver outright (musl's 255-byte line limit, glibc's search-list assertion).
  */
 
-import { type ResolvConf, type ResolvConfContext, renderResolvConf } from '../../src/core/resolv-conf.ts';
-import { defaultNameForms, worldOf } from '../../src/resolver-model/name-forms.ts';
-import type { World } from '../../src/resolver-model/query-cost.ts';
+import { type ResolvConf, type ResolvConfContext, renderResolvConf } from '../src/core/resolv-conf.ts';
+import { defaultNameForms, worldOf } from '../src/resolver-model/name-forms.ts';
+import type { World } from '../src/resolver-model/query-cost.ts';
 import type { LabRecord } from './dns-lab.ts';
 
 export const NODE_LOCAL = '169.254.20.10';

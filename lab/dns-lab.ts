@@ -1,5 +1,5 @@
 /**
- * A real-resolver lab: real glibc (`getaddrinfo` through Node's `dns.lookup`) and real musl (test/support/musl-lookup.c
+ * A real-resolver lab: real glibc (`getaddrinfo` through Node's `dns.lookup`) and real musl (./musl-lookup.c
  * linked with `musl-gcc -static`) resolve names against one dnsmasq per nameserver IP, inside a private network and
  * mount namespace (`unshare -mn`), with a generated /etc/resolv.conf, `hosts: dns` in /etc/nsswitch.conf and an empty
  * /etc/hosts bind-mounted over the real ones. dnsmasq logs every query it receives, so the lab reports exactly which

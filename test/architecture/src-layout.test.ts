@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT } from './support/paths.ts';
+import { ROOT } from '../../lab/paths.ts';
 
 /** file (relative to src/, e.g. `core/decide.ts`) → what it imports: our files (relative to src/) or package names. */
 type Graph = Map<string, Array<{ target: string; dynamic: boolean }>>;

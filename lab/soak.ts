@@ -4,7 +4,7 @@
  *
  * dns-tuner runs against the fake API server (namespaces from list+watch, test/support/fake-kube-api.ts), with its
  * config and certificate in directories written like a ConfigMap and a Secret volume (`..data` symlink swaps,
- * test/support/live.ts). Several keep-alive clients post reviews back to back over HTTPS, trusting only the test CA
+ * ./volume.ts). Several keep-alive clients post reviews back to back over HTTPS, trusting only the test CA
  * and checking the certificate against `dns-tuner.dns-tuner.svc` as the apiserver does. Meanwhile a cycle of changes
  * repeats until the time is up:
  *
@@ -32,13 +32,17 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import jsonpatch from 'fast-json-patch';
 import { pino } from 'pino';
-import { median } from '../../bench/report.ts';
-import { type Ca, makeCa, makeServingCert, type Pem } from '../../scripts/pki.ts';
+import { metricValue, readyz, scrape } from './client.ts';
+import { eventually } from './eventually.ts';
+// The one import of test/ from lab/, until fake-kube-api.ts moves here (it is being rewritten on another branch).
 import { type FakeKubeApi, startFakeKubeApi } from './fake-kube-api.ts';
-import { type AtomicVolume, atomicVolume, eventually, metricValue, readyz, scrape, startInProcess } from './live.ts';
+import { startApp } from './in-process.ts';
 import { ROOT, SERVICE_NAME } from './paths.ts';
+import { type Ca, makeCa, makeServingCert, type Pem } from './pki.ts';
 import { isolatedEnv, loopbackPorts, MAIN, requireBuilt } from './process.ts';
-import { decodePatch, type Json, requestOf, responseOf, reviewIn } from './webhook.ts';
+import { decodePatch, type Json, requestOf, responseOf, reviewIn } from './review.ts';
+import { median } from './stats.ts';
+import { type AtomicVolume, atomicVolume } from './volume.ts';
 
 const POLICY_LABEL = 'dns-tuner.io/policy';
 const MIB = 1024 * 1024;
@@ -214,13 +218,13 @@ class LogTally {
 }
 
 async function startInProcessServer(args: string[], logs: LogTally): Promise<Server> {
-  // Not the captured logger of live.ts: it keeps every line, and a soak logs every review.
-  const running = await startInProcess(args, { logger: pino({ level: 'info' }, logs.stream()) });
-  await running.app.synced;
+  // Not a logger that keeps every line (test/support/live.ts): a soak logs every review.
+  const app = await startApp(args, { logger: pino({ level: 'info' }, logs.stream()) });
+  await app.synced;
   let stopped: Promise<boolean> | undefined;
   return {
-    port: running.app.webhookPort,
-    opsPort: running.app.opsPort,
+    port: app.webhookPort,
+    opsPort: app.opsPort,
     // In-process the server shares its process with the clients and the fake API server: this is their RSS too.
     sample: async () => {
       const usage = process.memoryUsage();
@@ -233,11 +237,11 @@ async function startInProcessServer(args: string[], logs: LogTally): Promise<Ser
       return process.memoryUsage().heapUsed;
     },
     stop: async (drainSeconds) => {
-      stopped ??= running.app.stop(drainSeconds);
+      stopped ??= app.stop(drainSeconds);
       return { clean: await stopped };
     },
     kill: async () => {
-      stopped ??= running.app.stop(0);
+      stopped ??= app.stop(0);
       await stopped;
     },
   };

@@ -1,12 +1,12 @@
 /**
- * Child processes for the tests that run a program the way it ships: `node dist/main.js`, the CLI, a helper script.
- * Output is collected as it arrives; waits are bounded and, when they fail, say what the child printed.
+ * Child processes for the tests (and the soak) that run a program the way it ships: `node dist/main.js`, the CLI, a
+ * helper script. Output is collected as it arrives; waits are bounded and, when they fail, say what the child printed.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { ROOT } from './paths.ts';
-import type { Json } from './webhook.ts';
+import type { Json } from './review.ts';
 
 /** The built server (`npm run build`). */
 export const MAIN = join(ROOT, 'dist', 'main.js');
