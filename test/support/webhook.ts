@@ -1,21 +1,19 @@
 /**
- * Shared pieces for the HTTP tests: the example AdmissionReview, the example config and namespaces loaded the way
- * main.ts loads them, a logger whose lines the test can read, the webhook app listening over HTTPS with a certificate
- * from a fresh test CA (or that certificate written as the files --tls-cert/--tls-key read), and an HTTPS client that
- * trusts only the CA it is given.
+ * Shared pieces for the HTTP tests: the example config and namespaces loaded the way the server loads them, a logger
+ * whose lines the test can read, the webhook (wired by src/server/wire.ts) listening over HTTPS with a certificate
+ * from a fresh test CA (or that certificate written as the files --tls-cert/--tls-key read). The review helpers and the
+ * HTTPS client live in lab/ and are re-exported here for the tests that import them with the rest.
  */
-import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import type { Operation } from 'fast-json-patch';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { EXAMPLE_CONFIG, EXAMPLE_NAMESPACES, EXAMPLE_REVIEW } from '../../lab/paths.ts';
+import { EXAMPLE_CONFIG, EXAMPLE_NAMESPACES } from '../../lab/paths.ts';
 import { type Ca, makeCa, makeServingCert, type Pem } from '../../lab/pki.ts';
+import type { Json } from '../../lab/review.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/core/types.ts';
 import type { WebhookAppOptions } from '../../src/http/webhook-app.ts';
@@ -24,27 +22,17 @@ import { createFileNamespaceSource } from '../../src/namespaces/file-source.ts';
 import type { NamespaceSource } from '../../src/namespaces/source.ts';
 import { wireWebhook } from '../../src/server/wire.ts';
 
+export { type HttpsResult, httpsPost } from '../../lab/client.ts';
 export { EXAMPLE_CONFIG, EXAMPLE_NAMESPACES, EXAMPLE_REVIEW, ROOT, SERVICE_NAME } from '../../lab/paths.ts';
-
-export type Json = Record<string, unknown>;
-
-/** A fresh copy of examples/admission-review.json. */
-export function exampleReview(): Json {
-  return JSON.parse(readFileSync(EXAMPLE_REVIEW, 'utf8')) as Json;
-}
-
-/** The example review, moved to another namespace (request and pod metadata), with an optional tweak. */
-export function reviewIn(namespace: string, tweak?: (review: { request: Json & { object: Json } }) => void): Json {
-  const review = exampleReview() as { request: Json & { object: Json & { metadata: Json } } };
-  review.request.namespace = namespace;
-  review.request.object.metadata.namespace = namespace;
-  tweak?.(review);
-  return review;
-}
-
-export function requestOf(review: Json): Json & { object: Json } {
-  return review.request as Json & { object: Json };
-}
+export {
+  decodePatch,
+  exampleReview,
+  type Json,
+  type ReviewResponse,
+  requestOf,
+  responseOf,
+  reviewIn,
+} from '../../lab/review.ts';
 
 export interface LogCapture {
   logger: pino.Logger;
@@ -151,69 +139,4 @@ export async function writeServingFiles(dir: string, hosts: string[] = ['localho
   await writeFile(cert, serving.cert);
   await writeFile(key, serving.key, { mode: 0o600 });
   return { ca, cert, key, flags: ['--tls-cert', cert, '--tls-key', key] };
-}
-
-export interface HttpsResult {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-/** POSTs over HTTPS trusting only `ca` and checking the certificate against `servername`, as the apiserver does. */
-export function httpsPost(
-  port: number,
-  path: string,
-  body: string | Buffer,
-  tls: { ca: string; servername: string; agent?: https.Agent },
-  headers: Record<string, string> = { 'content-type': 'application/json' },
-): Promise<HttpsResult> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      {
-        host: '127.0.0.1',
-        port,
-        path,
-        method: 'POST',
-        ca: tls.ca,
-        servername: tls.servername,
-        agent: tls.agent ?? false,
-        headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
-        timeout: 10_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('request timed out')));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-export interface ReviewResponse {
-  uid: string;
-  allowed: boolean;
-  patch?: string;
-  patchType?: string;
-  warnings?: string[];
-  auditAnnotations?: Record<string, string>;
-}
-
-export function responseOf(body: string): ReviewResponse {
-  const parsed = JSON.parse(body) as { apiVersion: string; kind: string; response: ReviewResponse };
-  if (parsed.apiVersion !== 'admission.k8s.io/v1' || parsed.kind !== 'AdmissionReview') {
-    throw new Error(`not an AdmissionReview response: ${body}`);
-  }
-  return parsed.response;
-}
-
-/** The response's JSONPatch, typed for fast-json-patch's applyPatch. */
-export function decodePatch(response: ReviewResponse): Operation[] {
-  if (response.patch === undefined) throw new Error('response carries no patch');
-  return JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8')) as Operation[];
 }
