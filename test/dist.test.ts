@@ -85,7 +85,9 @@ describe('node dist/main.js', () => {
     const ready = await fetch(`http://127.0.0.1:${opsPort}/readyz`);
     expect(ready.status).toBe(200);
     const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text();
-    expect(metrics).toContain('dns_tuner_reviews_total{decision="mutated",reason="policy-applied",policy="default"} 1');
+    expect(metrics).toContain(
+      'dns_tuner_reviews_total{decision="mutated",reason="policy-applied",policy="default",server_dry_run="false"} 1',
+    );
 
     run.child.kill('SIGTERM');
     expect(await run.exit).toEqual({ code: 0, signal: null });

@@ -3,7 +3,7 @@
  * that fails validation is rejected and the last good configuration stays in force, so a bad edit never changes what
  * the webhook does — it shows up in the log and in `dns_tuner_config_reloads_total{result="failed"}` instead.
  */
-import type { Config } from '../core/types.ts';
+import { type Config, LABEL_POLICY, type NamespaceInfo } from '../core/types.ts';
 import { readSnapshot, watchFiles } from '../watch/files.ts';
 import { builtInConfig, ConfigError, configFromFile } from './load.ts';
 
@@ -34,6 +34,30 @@ export interface ConfigWatchOptions {
  */
 export function removedPolicies(previous: Config, next: Config): string[] {
   return Object.keys(previous.policies).filter((name) => !Object.hasOwn(next.policies, name));
+}
+
+/** At most this many namespace names in the warning about a removed policy (the count says the rest). */
+export const MAX_NAMESPACES_NAMED = 20;
+
+/**
+ * The namespaces that select one of `removed` policies by their `dns-tuner.io/policy` label: after the reload their
+ * pods are left alone (`unknown-policy`). One pass; at most MAX_NAMESPACES_NAMED names kept, all counted.
+ */
+export function namespacesLosingPolicy(
+  removed: readonly string[],
+  namespaces: Iterable<NamespaceInfo>,
+): { names: string[]; count: number } {
+  const gone = new Set(removed);
+  const names: string[] = [];
+  let count = 0;
+  if (gone.size === 0) return { names, count };
+  for (const namespace of namespaces) {
+    const policy = namespace.labels[LABEL_POLICY];
+    if (policy === undefined || !gone.has(policy)) continue;
+    count++;
+    if (names.length < MAX_NAMESPACES_NAMED) names.push(namespace.name);
+  }
+  return { names, count };
 }
 
 /** The built-in configuration (no --config): nothing to watch. */

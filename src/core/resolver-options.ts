@@ -75,6 +75,15 @@ export function validateOption(option: ResolverOption): OptionParse {
   return { ok: false, error: `unknown option "${name}"` };
 }
 
+/**
+ * How glibc reads a number in resolv.conf: atoi (leading digits; anything else is 0), clamped (res_init.c). An author's
+ * `ndots: "abc"` is 0 there and `"1e3"` is 1, not NaN or 1000.
+ */
+export function glibcNumber(value: string | undefined, max: number): number {
+  const match = /^\s*\+?(\d+)/.exec(value ?? '');
+  return Math.min(match ? Number(match[1]) : 0, max);
+}
+
 export function formatOption(option: ResolverOption): string {
   return option.value === undefined ? option.name : `${option.name}:${option.value}`;
 }

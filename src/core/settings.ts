@@ -11,7 +11,7 @@ import {
   parseRefinement,
   type Refinement,
 } from './annotations.ts';
-import type { ResolverOption } from './resolver-options.ts';
+import { glibcNumber, NUMERIC_OPTIONS, type ResolverOption } from './resolver-options.ts';
 import type { Config, IgnoredAnnotation, PodView, Policy, Settings, Source, Sourced } from './types.ts';
 import type { WarningList } from './warnings.ts';
 
@@ -82,7 +82,9 @@ export function resolveSettings(
   // What the author wrote in spec.dnsConfig.options wins over every layer above.
   for (const own of pod.dnsConfig?.options ?? []) {
     if (own.name === 'ndots') {
-      settings.ndots = sourced(own.value === undefined ? undefined : Number(own.value), 'pod-spec', 'spec.dnsConfig');
+      // As the resolver reads it (the apiserver does not validate option values): "abc" is 0, "1e3" is 1.
+      const ndots = own.value === undefined ? undefined : glibcNumber(own.value, NUMERIC_OPTIONS.ndots.max);
+      settings.ndots = sourced(ndots, 'pod-spec', 'spec.dnsConfig');
       continue;
     }
     const i = settings.options.findIndex((o) => o.value.name === own.name);

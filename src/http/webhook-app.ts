@@ -135,8 +135,10 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
     });
   }
 
-  // Our own JSON parser so a syntax error says where it is; Fastify's keeps guarding against prototype poisoning.
-  const defaultJsonParser = app.getDefaultJsonParser('error', 'error');
+  // Our own JSON parser so a syntax error says where it is. Fastify's strips `__proto__` and `constructor.prototype`
+  // keys instead of refusing the body: a valid pod may carry them in a free-form map (a CSI volume's
+  // volumeAttributes), and a pod must never be refused for that. Our patch never touches those maps.
+  const defaultJsonParser = app.getDefaultJsonParser('remove', 'remove');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (request, body, done) => {
     const text = body.toString();
@@ -148,6 +150,10 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
       done(error, value);
     });
   });
+
+  // Fastify parses text/plain by default; /mutate takes JSON only, so a text body is a 415 like any other type
+  // (the dry-run routes add their own text/plain parser: YAML).
+  app.removeContentTypeParser('text/plain');
 
   app.setErrorHandler((error, request, reply) => {
     const coded = toDnsTunerError(error, { bodyLimit, contentType: request.headers['content-type'] });
@@ -181,8 +187,7 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
 function describeJsonError(body: string): string {
   try {
     JSON.parse(body);
-    // It is JSON, so the default parser refused it for a `__proto__` or `constructor.prototype` key.
-    return 'it contains a "__proto__" or "constructor.prototype" key';
+    return 'the JSON parser refused it';
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return message.length > 200 ? `${message.slice(0, 199)}…` : message;

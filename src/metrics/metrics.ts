@@ -8,17 +8,21 @@
  * own typed object, or widen `Metrics` here.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
-
-/** The `decision` label values; the same words as the per-review log line. */
-export type DecisionLabel = 'mutated' | 'unchanged' | 'dry-run' | 'skipped' | 'error';
+import { ANNOTATIONS } from '../core/types.ts';
 
 /** Sub-millisecond (cache hit, pure decision) up to the apiserver's 10 s default webhook timeout. */
 export const REVIEW_DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export interface Metrics {
   registry: Registry;
-  /** One per answered AdmissionReview. `policy` is only ever a configured policy name, '' or 'unknown'. */
-  reviews: Counter<'decision' | 'reason' | 'policy'>;
+  /**
+   * One per answered AdmissionReview. `policy` is only ever a configured policy name, '' or 'unknown';
+   * `server_dry_run` is "true" for the apiserver's dry-run requests (`kubectl create --dry-run=server`: nothing is
+   * persisted, so they are not pods tuned).
+   */
+  reviews: Counter<'decision' | 'reason' | 'policy' | 'server_dry_run'>;
+  /** `dns-tuner.io/*` annotations (and the skip label) not taken as written: typos an operator should see. */
+  invalidAnnotations: Counter<'annotation'>;
   reviewDuration: Histogram<'decision'>;
   requestsInFlight: Gauge;
   /** Unexpected failures while deciding (the pod was admitted unchanged). */
@@ -42,8 +46,14 @@ export function createMetrics(registry: Registry, options: MetricsOptions = { ve
     registry,
     reviews: new Counter({
       name: 'dns_tuner_reviews_total',
-      help: 'AdmissionReviews answered, by decision, reason and policy.',
-      labelNames: ['decision', 'reason', 'policy'] as const,
+      help: 'AdmissionReviews answered, by decision, reason, policy and whether the apiserver only dry-runs them.',
+      labelNames: ['decision', 'reason', 'policy', 'server_dry_run'] as const,
+      registers,
+    }),
+    invalidAnnotations: new Counter({
+      name: 'dns_tuner_invalid_annotations_total',
+      help: 'dns-tuner.io/* annotations (and the skip label) with a value that was not taken as written, by key.',
+      labelNames: ['annotation'] as const,
       registers,
     }),
     reviewDuration: new Histogram({
@@ -83,6 +93,8 @@ export function createMetrics(registry: Registry, options: MetricsOptions = { ve
     }),
   };
   metrics.buildInfo.set({ version: options.version, node: process.version }, 1);
+  // A series from the first scrape for every key, so increase() sees the first typo too.
+  for (const annotation of Object.values(ANNOTATIONS)) metrics.invalidAnnotations.inc({ annotation }, 0);
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   return metrics;
 }

@@ -10,6 +10,7 @@
 import type { ResolvConf } from '../core/resolv-conf.ts';
 import {
   formatOption,
+  glibcNumber,
   KNOWN_OPTIONS,
   MUSL_OPTIONS,
   NUMERIC_OPTIONS,
@@ -106,12 +107,6 @@ const MAX_LABEL = 63;
 /** Whether a name can be put into a query at all (res_mkquery / __res_mkquery refuse it otherwise). */
 export function encodable(fqdn: string): boolean {
   return fqdn.length <= MAX_NAME && fqdn.split('.').every((label) => label.length > 0 && label.length <= MAX_LABEL);
-}
-
-/** glibc reads numbers with atoi (leading digits, anything else is 0) and clamps (res_init.c). */
-function glibcNumber(value: string | undefined, max: number): number {
-  const match = /^\s*\+?(\d+)/.exec(value ?? '');
-  return Math.min(match ? Number(match[1]) : 0, max);
 }
 
 /** musl reads a number only when a digit follows the colon, otherwise keeps its default (resolvconf.c). */

@@ -19,7 +19,16 @@ export function instrumentReviews(service: ReviewService, metrics: Metrics, logg
       try {
         const outcome = await service.review(request);
         const latencyMs = Number(process.hrtime.bigint() - started) / 1e6;
-        metrics.reviews.inc({ decision: outcome.decision, reason: outcome.reason, policy: outcome.policyLabel });
+        const serverDryRun = request.dryRun === true ? 'true' : 'false';
+        metrics.reviews.inc({
+          decision: outcome.decision,
+          reason: outcome.reason,
+          policy: outcome.policyLabel,
+          server_dry_run: serverDryRun,
+        });
+        for (const ignored of outcome.engine?.decision.invalidAnnotations ?? []) {
+          metrics.invalidAnnotations.inc({ annotation: ignored.annotation });
+        }
         metrics.reviewDuration.observe({ decision: outcome.decision }, latencyMs / 1000);
         if (outcome.decision === 'error') metrics.reviewErrors.inc();
         const line = {

@@ -18,7 +18,14 @@ import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { Registry } from 'prom-client';
 import type { FlagOrigin, Flags } from '../cli/flags.ts';
-import { type ConfigWatcher, staticConfig, watchConfig } from '../config/watch.ts';
+import {
+  type ConfigWatcher,
+  namespacesLosingPolicy,
+  removedPolicies,
+  staticConfig,
+  watchConfig,
+} from '../config/watch.ts';
+import type { Config, NamespaceInfo } from '../core/types.ts';
 import { DnsTunerError } from '../errors.ts';
 import { buildOpsApp, namespaceSourceCheck, type ReadinessCheck } from '../http/ops-app.ts';
 import { MUTATE_PATH, NO_CERTIFICATE_YET, setTlsContext } from '../http/webhook-app.ts';
@@ -130,9 +137,11 @@ async function loadConfiguration(
   logger: Logger,
   registry: Registry,
   pollIntervalMs: number | undefined,
+  namespaces: () => Iterable<NamespaceInfo>,
 ): Promise<ConfigWatcher> {
   const metrics = createConfigMetrics(registry);
   const log = logger.child({ component: 'config' });
+  let previous: Config | undefined;
   const config =
     flags.config === undefined
       ? staticConfig()
@@ -141,11 +150,27 @@ async function loadConfiguration(
           onReload: (reload) => {
             metrics.onReload(reload);
             logConfigReload(log, reload);
+            if (reload.result === 'ok' && previous !== undefined) {
+              warnRemovedPolicies(log, removedPolicies(previous, reload.config), namespaces());
+            }
+            previous = reload.config;
           },
         });
+  previous = config.current();
   metrics.loaded();
   log.info(configFields(flags.config, config.current()), 'configuration loaded');
   return config;
+}
+
+/** A reload that drops a policy namespaces still select is applied, and said loudly: their pods are left alone now. */
+function warnRemovedPolicies(log: Logger, removed: string[], namespaces: Iterable<NamespaceInfo>): void {
+  if (removed.length === 0) return;
+  const losing = namespacesLosingPolicy(removed, namespaces);
+  if (losing.count === 0) return;
+  log.warn(
+    { removedPolicies: removed, namespaces: losing.names, namespaceCount: losing.count },
+    'the new configuration removes policies that namespaces still select; their pods are left alone (unknown-policy)',
+  );
 }
 
 /** Listens, or throws DNS_TUNER_CANNOT_LISTEN naming the flag. Resolves with the port actually bound. */
@@ -174,7 +199,9 @@ export async function startServer(flags: Flags, options: StartOptions = {}): Pro
   const warnings: string[] = [];
 
   try {
-    const config = await loadConfiguration(flags, logger, registry, options.filePollIntervalMs);
+    // The namespace source starts after the config; the reload warning reads it through this late-bound getter.
+    let known: () => Iterable<NamespaceInfo> = () => [];
+    const config = await loadConfiguration(flags, logger, registry, options.filePollIntervalMs, () => known());
     lifecycle.onRelease(() => config.close());
 
     const nsMetrics = createNamespaceMetrics(registry);
@@ -184,6 +211,7 @@ export async function startServer(flags: Flags, options: StartOptions = {}): Pro
       combineObservers(nsMetrics.observer, namespaceLogObserver(logger.child({ component: 'namespaces' }))),
     );
     const namespaces = ns.source;
+    known = () => namespaces.entries();
     nsMetrics.track(namespaces);
     createAdoptionMetrics(registry, { config: () => config.current(), namespaces });
     lifecycle.onRelease(() => namespaces.stop());

@@ -150,6 +150,19 @@ describe('warnings beyond the engine’s', () => {
     expect(text).toMatch(/option +rotate +pod annotation dns-tuner\.io\/options/);
   });
 
+  it('shows an author’s ndots as the resolvers read it: "abc" is 0, "1e3" is 1 (never NaN or 1000)', async () => {
+    for (const [value, read] of [
+      ['abc', 0],
+      ['1e3', 1],
+      ['07', 7],
+      ['99', 15],
+    ] as const) {
+      const { report } = await runDryRun(deps, pod('shop', { dnsConfig: { options: [{ name: 'ndots', value }] } }));
+      expect(report.settings?.ndots, value).toEqual({ value: read, source: 'pod-spec', from: 'spec.dnsConfig' });
+      expect(formatReportText(report)).not.toContain('NaN');
+    }
+  });
+
   it('leaves the cost out for a pod on the node’s resolver, which dns-tuner cannot see', async () => {
     const { report } = await runDryRun(deps, pod('shop', { dnsPolicy: 'Default' }));
     expect(report).toMatchObject({ decision: 'skipped', reason: 'dns-policy-default', queryCost: null });

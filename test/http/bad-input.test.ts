@@ -75,11 +75,12 @@ describe('requests that are not AdmissionReviews get a coded error', () => {
       says: /empty/,
     },
     {
-      name: 'a prototype-poisoning key',
+      // The key is stripped (never a refusal of its own); what is left is not a review.
+      name: 'a prototype-poisoning key in something that is not a review',
       send: () => postRaw('{"apiVersion":"admission.k8s.io/v1","__proto__":{"polluted":true}}'),
       status: 400,
-      code: 'DNS_TUNER_BAD_JSON',
-      says: /__proto__/,
+      code: 'DNS_TUNER_BAD_REVIEW',
+      says: /not a valid admission.k8s.io\/v1 AdmissionReview/,
     },
     {
       name: 'JSON that is not an object',
@@ -136,6 +137,13 @@ describe('requests that are not AdmissionReviews get a coded error', () => {
       status: 415,
       code: 'DNS_TUNER_UNSUPPORTED_MEDIA_TYPE',
       says: /content-type "application\/yaml" is not supported/,
+    },
+    {
+      name: 'a text/plain body (the table says 415, not a 400 from a text parser)',
+      send: () => postRaw(JSON.stringify(exampleReview()), 'text/plain'),
+      status: 415,
+      code: 'DNS_TUNER_UNSUPPORTED_MEDIA_TYPE',
+      says: /content-type "text\/plain" is not supported/,
     },
     {
       name: 'a GET',
@@ -220,6 +228,21 @@ describe('reviews dns-tuner must not touch are allowed without a patch', () => {
     });
   }
 
+  it('a valid pod with a `__proto__` key in a free-form map is reviewed and mutated, never refused', async () => {
+    const review = reviewIn('shop');
+    const text = JSON.stringify(review).replace(
+      '"spec":{',
+      '"spec":{"volumes":[{"name":"v","csi":{"driver":"d","volumeAttributes":{"__proto__":{"x":"1"},"k":"v"}}}],',
+    );
+    expect(text).toContain('"__proto__"');
+    const res = await postRaw(text);
+    expect(res.statusCode).toBe(200);
+    const answer = responseOf(res.body);
+    expect(answer.allowed).toBe(true);
+    expect(answer.patch).toBeDefined();
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+
   it('a pod whose fields cannot be read is allowed with a warning that says why', async () => {
     const res = await postReview(withRequest((r) => ((r.object as { spec: Json }).spec.dnsPolicy = 42)));
     const response = responseOf(res.body);
@@ -268,7 +291,9 @@ describe('failures inside dns-tuner never block a pod', () => {
 
       const metrics = (await ops.inject({ method: 'GET', url: '/metrics' })).body;
       expect(metrics).toMatch(/^dns_tuner_review_errors_total 1$/m);
-      expect(metrics).toContain('dns_tuner_reviews_total{decision="error",reason="internal-error",policy=""} 1');
+      expect(metrics).toContain(
+        'dns_tuner_reviews_total{decision="error",reason="internal-error",policy="",server_dry_run="false"} 1',
+      );
       // The failing app keeps answering (still admitting), and a healthy app on the same metrics keeps mutating.
       expect((await postReview(exampleReview(), failing)).statusCode).toBe(200);
       await expectStillMutates();

@@ -74,6 +74,31 @@ describe('POST /mutate over HTTPS', () => {
     expect(typeof lines[0]?.latencyMs).toBe('number');
   });
 
+  it('counts the apiserver’s dry-run reviews apart (server_dry_run), and annotation typos by key', async () => {
+    const count = async (name: string, labels: string) => {
+      const text = await web.deps.registry.getSingleMetricAsString(name);
+      const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
+      return line === undefined ? 0 : Number(line.split(' ').pop());
+    };
+    const real = '{decision="mutated",reason="policy-applied",policy="default",server_dry_run="false"}'.slice(1, -1);
+    const dry = real.replace('server_dry_run="false"', 'server_dry_run="true"');
+    const [realBefore, dryBefore] = [
+      await count('dns_tuner_reviews_total', real),
+      await count('dns_tuner_reviews_total', dry),
+    ];
+    const typo = 'annotation="dns-tuner.io/ndots"';
+    const typosBefore = await count('dns_tuner_invalid_annotations_total', typo);
+
+    const serverDryRun = reviewIn('shop', (r) => {
+      r.request.dryRun = true;
+      (r.request.object as { metadata: Json }).metadata.annotations = { 'dns-tuner.io/ndots': 'three' };
+    });
+    expect((await post(serverDryRun)).status).toBe(200);
+    expect(await count('dns_tuner_reviews_total', dry)).toBe(dryBefore + 1);
+    expect(await count('dns_tuner_reviews_total', real)).toBe(realBefore);
+    expect(await count('dns_tuner_invalid_annotations_total', typo)).toBe(typosBefore + 1);
+  });
+
   it('keeps dnsPolicy ClusterFirst and only sets resolver options under an options-only policy', async () => {
     const review = reviewIn('payments');
     const res = await post(review);

@@ -120,14 +120,16 @@ describe('/metrics', () => {
   it('exposes the dns-tuner metrics and process metrics of its own registry, over plain HTTP', async () => {
     const registry = new Registry();
     const metrics = createMetrics(registry, { version: '1.2.3' });
-    metrics.reviews.inc({ decision: 'mutated', reason: 'policy-applied', policy: 'default' });
+    metrics.reviews.inc({ decision: 'mutated', reason: 'policy-applied', policy: 'default', server_dry_run: 'false' });
     const app = ops([], registry);
     await app.listen({ host: '127.0.0.1', port: 0 });
     const res = await fetch(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await res.text();
-    expect(text).toContain('dns_tuner_reviews_total{decision="mutated",reason="policy-applied",policy="default"} 1');
+    expect(text).toContain(
+      'dns_tuner_reviews_total{decision="mutated",reason="policy-applied",policy="default",server_dry_run="false"} 1',
+    );
     expect(text).toContain(`dns_tuner_build_info{version="1.2.3",node="${process.version}"} 1`);
     expect(text).toMatch(/^dns_tuner_requests_in_flight 0$/m);
     expect(text).toContain('# TYPE dns_tuner_review_duration_seconds histogram');

@@ -131,4 +131,20 @@ describe('config reload through a ConfigMap-style ..data swap', () => {
     await volume.write({ 'config.yaml': config(6) });
     await eventually(async () => expect(await ndotsNow()).toBe('6'));
   });
+
+  it('warns when a reload removes a policy namespaces still select, naming them', async () => {
+    const withOptionsOnly = `${config(7)}  options-only:\n    ndots: 2\n`;
+    await volume.write({ 'config.yaml': withOptionsOnly });
+    await eventually(async () => expect(await ndotsNow()).toBe('7'));
+    const warning =
+      'the new configuration removes policies that namespaces still select; their pods are left alone (unknown-policy)';
+    expect(running.logged(warning)).toEqual([]);
+    await volume.write({ 'config.yaml': config(7) });
+    await eventually(() => expect(running.logged(warning)).toHaveLength(1));
+    expect(running.logged(warning)[0]).toMatchObject({
+      removedPolicies: ['options-only'],
+      namespaces: ['payments'],
+      namespaceCount: 1,
+    });
+  });
 });

@@ -17,6 +17,7 @@ import type {
   V1MutatingWebhook,
   V1MutatingWebhookConfiguration,
   V1Namespace,
+  V1NetworkPolicy,
   V1PodDisruptionBudget,
   V1Probe,
   V1Secret,
@@ -124,6 +125,7 @@ describe.each(VARIANTS)('%s renders to valid Kubernetes objects', (variant) => {
       'Deployment/dns-tuner/dns-tuner',
       'MutatingWebhookConfiguration//dns-tuner',
       'Namespace//dns-tuner',
+      'NetworkPolicy/dns-tuner/dns-tuner',
       'PodDisruptionBudget/dns-tuner/dns-tuner',
       'Service/dns-tuner/dns-tuner',
       'ServiceAccount/dns-tuner/dns-tuner',
@@ -371,6 +373,26 @@ describe.each(VARIANTS)('%s: least privilege and a hardened pod', (variant) => {
     const allowed = maxUnavailable !== undefined ? Number(maxUnavailable) : replicas - Number(minAvailable);
     expect(allowed).toBeGreaterThanOrEqual(1);
     expect(allowed).toBeLessThanOrEqual(replicas - 1);
+  });
+
+  it('a NetworkPolicy admits the webhook port from anywhere (the apiserver) and the ops port from the cluster', () => {
+    const objects = rendered[variant];
+    const { container } = deploymentOf(objects);
+    const podLabels = deploymentOf(objects).deployment.spec!.template.metadata!.labels ?? {};
+    const policy = findObject<V1NetworkPolicy>(objects, 'NetworkPolicy', 'dns-tuner');
+    expect(matchesSelector(policy.spec!.podSelector, podLabels)).toBe(true);
+    expect(policy.spec!.policyTypes).toEqual(['Ingress']);
+    const portOf = (name: string) => container.ports?.find((p) => p.name === name);
+    // The YAML's `from` (the client type calls it `_from`).
+    const rules = (policy.spec!.ingress ?? []) as Array<{ from?: unknown[]; ports?: Array<{ port?: unknown }> }>;
+    // Each named port resolves to a container port; the webhook's rule has no `from` (every source).
+    const webhookRule = rules.find((r) => r.ports?.some((p) => p.port === 'https'));
+    expect(portOf('https')?.containerPort).toBe(9443);
+    expect(webhookRule?.from ?? []).toEqual([]);
+    const opsRule = rules.find((r) => r.ports?.some((p) => p.port === 'ops'));
+    expect(portOf('ops')?.containerPort).toBe(8080);
+    expect(opsRule?.from).toEqual([{ namespaceSelector: {} }]);
+    expect(rules).toHaveLength(2);
   });
 
   it("the binary's own flag parser accepts the container args, and they match the ports and mounts", () => {

@@ -24,7 +24,6 @@ export const JOB = 'dns-tuner';
  * (cluster facts, annotation typos). Once README.md lists one, the real-scrape test requires it like any other.
  */
 export const ANNOUNCED_METRICS = new Set([
-  'dns_tuner_invalid_annotations_total',
   'dns_tuner_cluster_facts_last_event_age_seconds',
   'dns_tuner_cluster_facts_watch_restarts_total',
 ]);
