@@ -19,9 +19,14 @@ export interface YamlIsolateOptions {
   timeoutMs?: number | undefined;
   /** Bodies that may wait while one is parsed; more are refused as busy. */
   maxWaiting?: number | undefined;
+  /** An idle worker is ended after this long, giving its heap back (dry-runs are rare; reviews are not). */
+  idleMs?: number | undefined;
 }
 
-export const YAML_ISOLATE_DEFAULTS = { heapMb: 48, timeoutMs: 2_000, maxWaiting: 4 } as const;
+/** Longest a fresh worker may take to load its modules (~100 ms here) before the job is given up. */
+const BOOT_MS = 10_000;
+
+export const YAML_ISOLATE_DEFAULTS = { heapMb: 48, timeoutMs: 2_000, maxWaiting: 4, idleMs: 30_000 } as const;
 
 export interface YamlIsolate {
   /** The one object of a YAML body, or the coded error (bad YAML, too costly, busy). */
@@ -42,8 +47,12 @@ export function createYamlIsolate(options: YamlIsolateOptions = {}): YamlIsolate
   const heapMb = options.heapMb ?? YAML_ISOLATE_DEFAULTS.heapMb;
   const timeoutMs = options.timeoutMs ?? YAML_ISOLATE_DEFAULTS.timeoutMs;
   const maxWaiting = options.maxWaiting ?? YAML_ISOLATE_DEFAULTS.maxWaiting;
+  const idleMs = options.idleMs ?? YAML_ISOLATE_DEFAULTS.idleMs;
+  let idle: NodeJS.Timeout | undefined;
   const waiting: Pending[] = [];
   let worker: Worker | undefined;
+  /** Whether `worker` has loaded its modules (see YamlAnswer's `ready`). */
+  let ready = false;
   let running: (Pending & { timer: NodeJS.Timeout }) | undefined;
   let nextId = 0;
   let closed = false;
@@ -77,6 +86,15 @@ export function createYamlIsolate(options: YamlIsolateOptions = {}): YamlIsolate
     // Idle, the worker must not keep a process (or a test run) alive.
     w.unref();
     w.on('message', (answer: YamlAnswer) => {
+      if ('ready' in answer) {
+        if (worker !== w) return;
+        ready = true;
+        if (running) {
+          clearTimeout(running.timer);
+          running.timer = startDeadline(w, false);
+        }
+        return;
+      }
       if (running?.job.id !== answer.id) return;
       if (answer.ok) finish({ ok: true, value: answer.value });
       else finish({ ok: false, error: restore(answer.code, answer.message) });
@@ -93,19 +111,41 @@ export function createYamlIsolate(options: YamlIsolateOptions = {}): YamlIsolate
 
   const next = () => {
     if (running || closed) return;
+    clearTimeout(idle);
     const pending = waiting.shift();
-    if (!pending) return;
-    worker ??= spawn();
+    if (!pending) {
+      const w = worker;
+      if (w) {
+        idle = setTimeout(() => {
+          if (worker !== w || running) return;
+          worker = undefined;
+          void w.terminate();
+        }, idleMs);
+        idle.unref();
+      }
+      return;
+    }
+    if (!worker) {
+      worker = spawn();
+      ready = false;
+    }
     const w = worker;
-    const timer = setTimeout(() => {
-      // terminate() stops the parse where it is; its exit is not the next job's business.
-      worker = undefined;
-      void w.terminate();
-      finish(fail('DNS_TUNER_YAML_TOO_COSTLY', `it takes more than ${timeoutMs} ms to parse`));
-    }, timeoutMs);
-    running = { ...pending, timer };
+    // Until the worker has loaded its modules only a generous boot bound runs; the parse deadline starts at `ready`.
+    running = { ...pending, timer: startDeadline(w, !ready) };
     w.postMessage(pending.job);
   };
+
+  const startDeadline = (w: Worker, booting: boolean) =>
+    setTimeout(
+      () => {
+        // terminate() stops the parse where it is; its exit is not the next job's business.
+        worker = undefined;
+        void w.terminate();
+        if (booting) finish(fail('DNS_TUNER_DRY_RUN_BUSY', 'the parser did not start'));
+        else finish(fail('DNS_TUNER_YAML_TOO_COSTLY', `it takes more than ${timeoutMs} ms to parse`));
+      },
+      booting ? BOOT_MS : timeoutMs,
+    );
 
   return {
     parse(text) {
@@ -120,6 +160,7 @@ export function createYamlIsolate(options: YamlIsolateOptions = {}): YamlIsolate
     },
     async close() {
       closed = true;
+      clearTimeout(idle);
       for (const pending of waiting.splice(0)) pending.resolve(fail('DNS_TUNER_DRY_RUN_BUSY', 'the server stopped'));
       const w = worker;
       worker = undefined;

@@ -13,7 +13,9 @@ export interface YamlJob {
 
 export type YamlAnswer =
   | { id: number; ok: true; value: unknown }
-  | { id: number; ok: false; code: string; message: string };
+  | { id: number; ok: false; code: string; message: string }
+  /** Sent once, when the modules are loaded: the parse deadline starts then, not while the thread boots. */
+  | { ready: true };
 
 parentPort?.on('message', ({ id, text }: YamlJob) => {
   const docs = parseYamlDocuments(text);
@@ -23,3 +25,5 @@ parentPort?.on('message', ({ id, text }: YamlJob) => {
     : { id, ok: false, code: one.error.code, message: one.error.message };
   parentPort?.postMessage(answer);
 });
+
+parentPort?.postMessage({ ready: true } satisfies YamlAnswer);

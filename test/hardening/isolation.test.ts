@@ -160,8 +160,6 @@ describe('the built server under attack, with the Deployment’s Node flags', ()
         answered.push({ name: attack.name, status: res.status });
       }
     };
-    if (process.env.ISO_ONLY) attacks.splice(Number(process.env.ISO_ONLY));
-    if (process.env.ISO_PICK) attacks.splice(0, attacks.length, attacks[Number(process.env.ISO_PICK)] as Attack);
     const attackers = [attacker(0), attacker(3), attacker(5)];
 
     // The ordinary review, on its own keep-alive connection, as the apiserver sends it.
