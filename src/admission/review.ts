@@ -15,19 +15,7 @@ import { describeIssues } from '../zod/issues.ts';
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 export const ADMISSION_KIND = 'AdmissionReview';
 
-/** "missing" or the JSON of the value, short enough for an error message. */
-export function showValue(value: unknown): string {
-  if (value === undefined) return 'missing';
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    // JSON.stringify throws RangeError on deep nesting (a 10k-deep array is a 20 KB body). String() is no fallback
-    // for containers: it recurses through nested arrays and throws on a non-function `toString` key.
-    text = Array.isArray(value) ? '[…]' : typeof value === 'object' && value !== null ? '{…}' : String(value);
-  }
-  return text.length > 60 ? `${text.slice(0, 59)}…` : text;
-}
+import { showValue } from '../core/show-value.ts';
 
 const expected =
   (what: string) =>

@@ -7,7 +7,7 @@
  * built-in configuration explicitly.
  */
 import { LineCounter, parseDocument } from 'yaml';
-import { showValue } from '../admission/review.ts';
+import { showValue } from '../core/show-value.ts';
 import type { Config } from '../core/types.ts';
 import { DnsTunerError } from '../errors.ts';
 import { describeReadError, type FileContent, readSnapshot } from '../watch/files.ts';

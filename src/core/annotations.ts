@@ -5,7 +5,9 @@
  * unrecognised `skip` leaves the pod alone and an unrecognised `mode` means dry-run. Every such value is also
  * returned as an IgnoredAnnotation, so it can be counted.
  */
+
 import { KNOWN_OPTIONS, parseOption, type ResolverOption, validateOption } from './resolver-options.ts';
+import { showValue } from './show-value.ts';
 import { ANNOTATIONS, type AnnotationKey, type IgnoredAnnotation, type Mode } from './types.ts';
 import type { WarningList } from './warnings.ts';
 
@@ -37,9 +39,9 @@ export interface ParsedAnnotations {
   invalid: IgnoredAnnotation[];
 }
 
+/** An annotation value in a warning: short (warnings are capped at 120 characters). */
 export function describeValue(value: string): string {
-  const shown = value.length > 24 ? `${value.slice(0, 23)}…` : value;
-  return JSON.stringify(shown);
+  return showValue(value, 24);
 }
 
 export function ignoredAnnotation(

@@ -9,7 +9,8 @@
 
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { z } from 'zod';
-import { type AdmissionRequest, isJsonObject, parseAdmissionReview, showValue } from '../admission/review.ts';
+import { type AdmissionRequest, isJsonObject, parseAdmissionReview } from '../admission/review.ts';
+import { showValue } from '../core/show-value.ts';
 import type { NamespaceInfo } from '../core/types.ts';
 import { isDnsLabel } from '../core/validation.ts';
 import { DnsTunerError } from '../errors.ts';

@@ -9,7 +9,6 @@
  * - every NetworkPolicy: isolation and egress rules, with the apiserver's defaulting applied.
  */
 import { z } from 'zod';
-import { showValue } from '../admission/review.ts';
 import {
   clusterDomainFromCorefile,
   type DaemonSetView,
@@ -25,6 +24,7 @@ import type {
   PolicyPort,
   PolicyType,
 } from '../core/network-policy.ts';
+import { showValue } from '../core/show-value.ts';
 
 export type Projection<T> = { ok: true; value: T } | { ok: false; error: string };
 

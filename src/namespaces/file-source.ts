@@ -6,7 +6,7 @@
 
 import { isMap, isNode, isSeq, LineCounter, parseAllDocuments } from 'yaml';
 import { z } from 'zod';
-import { showValue } from '../admission/review.ts';
+import { showValue } from '../core/show-value.ts';
 import type { NamespaceInfo } from '../core/types.ts';
 import { DnsTunerError } from '../errors.ts';
 import { describeReadError, readSnapshot } from '../watch/files.ts';
