@@ -105,8 +105,5 @@ export type ConfigParse = { ok: true; config: Config } | { ok: false; error: str
 export function parseConfig(doc: unknown): ConfigParse {
   const result = configSchema.safeParse(doc ?? {});
   if (result.success) return { ok: true, config: result.data };
-  return { ok: false, error: formatZodError(result.error) };
+  return { ok: false, error: describeIssues(result.error) };
 }
-
-/** Every zod failure is told the same way (../zod/issues.ts); this name stays for the API-object readers. */
-export const formatZodError = (error: z.ZodError): string => describeIssues(error);

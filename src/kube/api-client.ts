@@ -20,7 +20,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { z } from 'zod';
-import { formatZodError } from '../config/schema.ts';
+import { describeIssues } from '../zod/issues.ts';
 import { linkedSignal } from './abort.ts';
 
 /** The API server and how to authenticate to it (see `connectionOf` in ./kubeconfig.ts). */
@@ -197,12 +197,12 @@ function decodeEvent(line: string): WatchEvent {
     throw new Error(`undecodable event: not JSON: ${JSON.stringify(line.slice(0, 100))}`);
   }
   const decoded = eventSchema.safeParse(json);
-  if (!decoded.success) throw new Error(`undecodable event: ${formatZodError(decoded.error)}`);
+  if (!decoded.success) throw new Error(`undecodable event: ${describeIssues(decoded.error)}`);
   const { type, object } = decoded.data;
   if (type === 'ERROR') return { type, status: statusOf(object) };
   if (type === 'BOOKMARK') {
     const bookmark = bookmarkSchema.safeParse(object);
-    if (!bookmark.success) throw new Error(`bad BOOKMARK: ${formatZodError(bookmark.error)}`);
+    if (!bookmark.success) throw new Error(`bad BOOKMARK: ${describeIssues(bookmark.error)}`);
     return { type, resourceVersion: bookmark.data.metadata.resourceVersion };
   }
   return { type, object };
@@ -323,7 +323,7 @@ export function createApiClient(connection: ApiConnection, options: ApiClientOpt
         }
         if (status !== 200) throw httpError(status, body);
         const parsed = listSchema.safeParse(parseJson(body));
-        if (!parsed.success) throw new Error(`unexpected response: ${formatZodError(parsed.error)}`);
+        if (!parsed.success) throw new Error(`unexpected response: ${describeIssues(parsed.error)}`);
         const { metadata, items } = parsed.data;
         yield { items: items ?? [], resourceVersion: metadata.resourceVersion, first };
         first = false;

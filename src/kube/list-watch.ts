@@ -11,7 +11,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { formatZodError } from '../config/schema.ts';
+import { describeIssues } from '../zod/issues.ts';
 import { linkedSignal } from './abort.ts';
 import { type ApiClient, ApiError, WatchInactivityError, type WatchStream, withContext } from './api-client.ts';
 import {
@@ -309,7 +309,7 @@ export function createListWatchCache<T>(opts: ListWatchCacheOptions<T>): ListWat
 
   function parseMetadata(object: unknown): { name: string; namespace?: string | undefined } {
     const parsed = metadataSchema.safeParse(object);
-    if (!parsed.success) throw new Error(`unexpected object: ${formatZodError(parsed.error)}`);
+    if (!parsed.success) throw new Error(`unexpected object: ${describeIssues(parsed.error)}`);
     return parsed.data.metadata;
   }
 
@@ -324,7 +324,7 @@ export function createListWatchCache<T>(opts: ListWatchCacheOptions<T>): ListWat
   /** Applies an ADDED, MODIFIED or DELETED object to the store; returns its resourceVersion. */
   function apply(type: 'ADDED' | 'MODIFIED' | 'DELETED', object: unknown): string | undefined {
     const parsed = metadataSchema.safeParse(object);
-    if (!parsed.success) throw new Error(`bad ${type} object: ${formatZodError(parsed.error)}`);
+    if (!parsed.success) throw new Error(`bad ${type} object: ${describeIssues(parsed.error)}`);
     const key = keyOf(parsed.data.metadata);
     if (type === 'DELETED') {
       items.delete(key);

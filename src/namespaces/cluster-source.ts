@@ -7,7 +7,6 @@
  * No logger here: everything observable goes through the `observer` callbacks, `stats()` and `lastHeardAt()`.
  */
 import { z } from 'zod';
-import { formatZodError } from '../config/schema.ts';
 import type { NamespaceInfo } from '../core/types.ts';
 import { createApiClient } from '../kube/api-client.ts';
 import { connectionOf, loadKubeConfig } from '../kube/kubeconfig.ts';
@@ -17,6 +16,7 @@ import {
   type ListWatchStats,
   type ListWatchTiming,
 } from '../kube/list-watch.ts';
+import { describeIssues } from '../zod/issues.ts';
 import { type NamespaceLookup, type NamespaceSource, type NamespaceSourceStatus, toNamespaceInfo } from './source.ts';
 
 export { KubeConfigError, type LoadKubeConfigOptions, loadKubeConfig } from '../kube/kubeconfig.ts';
@@ -87,7 +87,7 @@ const namespaceSchema = z.object({
 /** Only what the engine reads: the `dns-tuner.io/*` labels and annotations. */
 function projectNamespace(object: unknown): NamespaceInfo {
   const parsed = namespaceSchema.safeParse(object);
-  if (!parsed.success) throw new Error(formatZodError(parsed.error));
+  if (!parsed.success) throw new Error(describeIssues(parsed.error));
   return toNamespaceInfo(parsed.data.metadata);
 }
 
