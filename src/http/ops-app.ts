@@ -8,18 +8,7 @@
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { NamespaceSource } from '../namespaces/source.ts';
-
-export interface ReadinessResult {
-  ok: boolean;
-  /** Why not ready; shown in the /readyz body. */
-  reason?: string | undefined;
-}
-
-export interface ReadinessCheck {
-  name: string;
-  check: () => ReadinessResult | Promise<ReadinessResult>;
-}
+import { type ReadinessCheck, runCheck } from '../health/readiness.ts';
 
 export interface OpsAppOptions {
   logger: Logger;
@@ -28,12 +17,6 @@ export interface OpsAppOptions {
   readiness: ReadinessCheck[];
   /** A check that has not answered by then fails (a probe must answer within its own timeout). */
   checkTimeoutMs?: number;
-}
-
-export interface CheckReport {
-  name: string;
-  ok: boolean;
-  reason?: string | undefined;
 }
 
 export function buildOpsApp(opts: OpsAppOptions): FastifyInstance {
@@ -62,36 +45,4 @@ export function buildOpsApp(opts: OpsAppOptions): FastifyInstance {
   });
 
   return app;
-}
-
-export async function runCheck(check: ReadinessCheck, timeoutMs: number): Promise<CheckReport> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<ReadinessResult>((resolve) => {
-    timer = setTimeout(() => resolve({ ok: false, reason: `check did not answer within ${timeoutMs} ms` }), timeoutMs);
-  });
-  try {
-    const result = await Promise.race([Promise.resolve().then(check.check), timeout]);
-    return result.ok
-      ? { name: check.name, ok: true }
-      : { name: check.name, ok: false, reason: result.reason ?? 'not ready' };
-  } catch (error) {
-    return {
-      name: check.name,
-      ok: false,
-      reason: `check failed: ${error instanceof Error ? error.message : String(error)}`,
-    };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Ready once the namespace source has its first full list (and, for the cluster cache, while it is fresh). */
-export function namespaceSourceCheck(source: NamespaceSource): ReadinessCheck {
-  return {
-    name: 'namespaces',
-    check: () => {
-      const status = source.status();
-      return status.ready ? { ok: true } : { ok: false, reason: status.reason ?? 'namespace source not ready' };
-    },
-  };
 }

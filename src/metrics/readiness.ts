@@ -4,7 +4,7 @@
  * tell "up but unready" — and which check fails — without kube-state-metrics.
  */
 import { Gauge, type Registry } from 'prom-client';
-import { type ReadinessCheck, runCheck } from '../http/ops-app.ts';
+import { type ReadinessCheck, runCheck } from '../health/readiness.ts';
 
 /** A check that has not answered by then counts as failing (as on /readyz). */
 const CHECK_TIMEOUT_MS = 1_000;

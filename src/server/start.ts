@@ -27,7 +27,8 @@ import {
 } from '../config/watch.ts';
 import type { Config, NamespaceInfo } from '../core/types.ts';
 import { DnsTunerError } from '../errors.ts';
-import { buildOpsApp, namespaceSourceCheck, type ReadinessCheck } from '../http/ops-app.ts';
+import { namespaceSourceCheck, type ReadinessCheck } from '../health/readiness.ts';
+import { buildOpsApp } from '../http/ops-app.ts';
 import { MUTATE_PATH, NO_CERTIFICATE_YET, setTlsContext } from '../http/webhook-app.ts';
 import { certificateFields, configFields, logConfigReload, namespaceLogObserver } from '../logging/observers.ts';
 import { createAdoptionMetrics } from '../metrics/adoption.ts';

@@ -11,7 +11,8 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildOpsApp, namespaceSourceCheck, type ReadinessCheck } from '../../src/http/ops-app.ts';
+import { namespaceSourceCheck, type ReadinessCheck } from '../../src/health/readiness.ts';
+import { buildOpsApp } from '../../src/http/ops-app.ts';
 import { createMetrics } from '../../src/metrics/metrics.ts';
 import { createFileNamespaceSource } from '../../src/namespaces/file-source.ts';
 
