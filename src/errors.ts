@@ -34,6 +34,7 @@ export const ERRORS = {
   // A client that reaches no route talks to the wrong server: a failure for the CLI, not its user's input.
   DNS_TUNER_NOT_FOUND: failure(404, 'no route %s %s; this server answers %s'),
   DNS_TUNER_BODY_TOO_LARGE: input(413, 'request body is larger than the %s byte limit'),
+  DNS_TUNER_OVERLOADED: failure(503, 'the webhook is already receiving %s bytes of requests (limit %s); try again'),
   DNS_TUNER_UNSUPPORTED_MEDIA_TYPE: input(415, 'content-type %s is not supported; send application/json'),
   // POST /dry-run, GET /dry-run/namespaces/{name} and `dns-tuner explain`: each names what is wrong with the input.
   DNS_TUNER_BAD_YAML: input(400, 'not valid YAML: %s'),

@@ -63,6 +63,9 @@ export function parseConfigText(text: string, fileName: string): ConfigParse {
   return { ok: false, error: lines.join('\n') };
 }
 
+/** A policy file is a few KB (examples/config.yaml: 4 KB); anything near this is a mistake or an attack. */
+export const MAX_CONFIG_BYTES = 64 * 1024;
+
 /**
  * The config file as read by `readSnapshot` → the configuration, or why not: `config file PATH: not found`, or
  * `invalid config PATH:line:col: field: message, got value` (one line per problem). The start-up load and every
@@ -70,6 +73,12 @@ export function parseConfigText(text: string, fileName: string): ConfigParse {
  */
 export function configFromFile(file: FileContent | undefined, path: string): ConfigParse {
   if (!file?.data) return { ok: false, error: `config file ${path}: ${describeReadError(file?.error)}` };
+  // Checked before parsing: YAML's cost follows its shape, not its size (700 KB of flow mappings need ~260 MB of heap,
+  // more than the Deployment gives the process), and a config reload runs on the thread that answers reviews.
+  if (file.data.length > MAX_CONFIG_BYTES) {
+    const error = `config file ${path} is ${file.data.length} bytes; the limit is ${MAX_CONFIG_BYTES} (policies take a few KB)`;
+    return { ok: false, error };
+  }
   const parsed = parseConfigText(file.data.toString('utf8'), path);
   return parsed.ok ? parsed : { ok: false, error: `invalid config ${parsed.error}` };
 }

@@ -7,7 +7,7 @@
  * `{"namespace": {"labels": {…}, "annotations": {…}}, "object": <any of those>}`.
  */
 
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { LineCounter, parseAllDocuments, type Tags } from 'yaml';
 import { z } from 'zod';
 import { type AdmissionRequest, isJsonObject, parseAdmissionReview } from '../admission/review.ts';
 import { showValue } from '../core/show-value.ts';
@@ -81,7 +81,12 @@ export interface YamlDocument {
  */
 export function parseYamlDocuments(text: string, label = 'YAML'): Parsed<YamlDocument[]> {
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter, ...PARSE_OPTIONS, version: '1.1' });
+  const docs = parseAllDocuments(text, {
+    lineCounter,
+    ...PARSE_OPTIONS,
+    version: '1.1',
+    customTags: withoutTimestamps,
+  });
   if (!Array.isArray(docs)) return fail(new DnsTunerError('DNS_TUNER_BAD_YAML', `${label}: not a YAML stream`));
   const out: YamlDocument[] = [];
   for (const doc of docs) {
@@ -94,12 +99,45 @@ export function parseYamlDocuments(text: string, label = 'YAML'): Parsed<YamlDoc
     // Too many aliases (a "billion laughs" document), or an alias to nothing.
     const parsed = toJS(doc, { maxAliasCount: 100 });
     if (!parsed.ok) return fail(new DnsTunerError('DNS_TUNER_BAD_YAML', parsed.problem.message));
-    const value = parsed.value;
     // A document with only comments, `---` or `~` carries nothing.
-    if (contents === null || value === null || value === undefined) continue;
+    if (contents === null || parsed.value === null || parsed.value === undefined) continue;
+    const json = asJson(parsed.value);
+    if (!json.ok) return json;
+    const value = json.value;
     out.push({ value, line: lineCounter.linePos(contents.range?.[0] ?? 0).line });
   }
   return { ok: true, value: out };
+}
+
+/** The most JSON one document may expand to: what /mutate itself accepts (the apiserver's 3 MiB request limit). */
+export const MAX_DOCUMENT_JSON_BYTES = 3 * 1024 * 1024;
+
+/**
+ * The document as JSON, as kubectl turns YAML into JSON before sending it: `!!binary`, `!!timestamp`, `!!set` become
+ * what JSON makes of them, and aliases are expanded — which is where a 1 MB body aliasing a long string 99 times
+ * becomes 100 MB. Refused (coded, 413) past MAX_DOCUMENT_JSON_BYTES instead of growing in the caller's heap.
+ */
+function asJson(value: unknown): Parsed<unknown> {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch {
+    // RangeError: Invalid string length (past V8's maximum string), or a cycle.
+    json = undefined;
+  }
+  if (json === undefined || json.length > MAX_DOCUMENT_JSON_BYTES) {
+    const why = `it expands to more than ${MAX_DOCUMENT_JSON_BYTES} bytes of JSON (aliases or binary data)`;
+    return fail(new DnsTunerError('DNS_TUNER_YAML_TOO_COSTLY', why));
+  }
+  return { ok: true, value: JSON.parse(json) };
+}
+
+/**
+ * Dates stay strings: every Kubernetes field that holds one is a string (annotations, creationTimestamp), and a Date
+ * would come back from JSON as another string than the one written.
+ */
+function withoutTimestamps(tags: Tags): Tags {
+  return tags.filter((tag) => typeof tag === 'string' || tag.tag !== 'tag:yaml.org,2002:timestamp');
 }
 
 /** Exactly one object: what the endpoint takes in one request. */

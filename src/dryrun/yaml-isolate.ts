@@ -96,7 +96,7 @@ export function createYamlIsolate(options: YamlIsolateOptions = {}): YamlIsolate
         return;
       }
       if (running?.job.id !== answer.id) return;
-      if (answer.ok) finish({ ok: true, value: answer.value });
+      if (answer.ok) finish({ ok: true, value: JSON.parse(answer.json) });
       else finish({ ok: false, error: restore(answer.code, answer.message) });
     });
     w.on('error', (error: Error & { code?: string }) => {

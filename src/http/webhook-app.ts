@@ -21,6 +21,13 @@ import { toDnsTunerError } from './errors.ts';
 export const MUTATE_PATH = '/mutate';
 /** etcd caps an object at 1.5 MiB and the apiserver a request body at 3 MiB: any real review fits in 3 MiB. */
 export const DEFAULT_BODY_LIMIT = 3 * 1024 * 1024;
+/**
+ * Bytes of request bodies being received at once (by Content-Length; a body without one counts as the body limit).
+ * A parsed review takes several times its size in heap: 150 connections each trickling 3 MB pushed the process to
+ * 590 MiB. Typical reviews are ~15 KB, so hundreds fit; past the budget a request gets 503 before its body is read,
+ * which the apiserver treats like any webhook failure (failurePolicy: Ignore admits the pod untouched).
+ */
+export const DEFAULT_BODY_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 
 /**
  * The apiserver's webhook client reuses idle connections for up to 90 s (client-go transports inherit Go's
@@ -56,6 +63,8 @@ export interface WebhookAppOptions {
    */
   closeConnections?: (() => boolean) | undefined;
   bodyLimit?: number;
+  /** See DEFAULT_BODY_BYTES_IN_FLIGHT. */
+  bodyBytesInFlight?: number;
   /** The server's cut-offs for slow clients; production defaults above. Tests shorten them. */
   timeouts?: Partial<ServerTimeouts>;
 }
@@ -134,6 +143,29 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
       done(null, payload);
     });
   }
+
+  const budget = opts.bodyBytesInFlight ?? DEFAULT_BODY_BYTES_IN_FLIGHT;
+  let receiving = 0;
+  app.addHook('onRequest', async (request, reply) => {
+    const length = request.headers['content-length'];
+    // Capped at the body limit: a larger body is refused with 413 as soon as it is seen to be larger.
+    const declared = Math.min(
+      length === undefined ? (request.method === 'GET' ? 0 : bodyLimit) : Number(length) || 0,
+      bodyLimit,
+    );
+    if (declared === 0) return undefined;
+    if (receiving + declared > budget) {
+      const busy = new DnsTunerError('DNS_TUNER_OVERLOADED', receiving, budget);
+      metrics.invalidRequests.inc({ code: busy.code });
+      request.log.warn({ code: busy.code, declared, receiving }, 'request refused');
+      return reply.code(busy.statusCode).header('retry-after', '1').send(busy.toBody());
+    }
+    receiving += declared;
+    reply.raw.once('close', () => {
+      receiving -= declared;
+    });
+    return undefined;
+  });
 
   // Our own JSON parser so a syntax error says where it is. Fastify's strips `__proto__` and `constructor.prototype`
   // keys instead of refusing the body: a valid pod may carry them in a free-form map (a CSI volume's

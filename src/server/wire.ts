@@ -24,6 +24,7 @@ export interface WebhookDeps {
   https?: WebhookAppOptions['https'];
   closeConnections?: WebhookAppOptions['closeConnections'];
   bodyLimit?: number | undefined;
+  bodyBytesInFlight?: number | undefined;
   timeouts?: WebhookAppOptions['timeouts'];
 }
 
@@ -45,6 +46,7 @@ export function wireWebhook(deps: WebhookDeps): Webhook {
     https: deps.https,
     closeConnections: deps.closeConnections,
     ...(deps.bodyLimit !== undefined ? { bodyLimit: deps.bodyLimit } : {}),
+    ...(deps.bodyBytesInFlight !== undefined ? { bodyBytesInFlight: deps.bodyBytesInFlight } : {}),
     ...(deps.timeouts !== undefined ? { timeouts: deps.timeouts } : {}),
   });
   return { app, reviews, dryRun };

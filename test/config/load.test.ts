@@ -45,6 +45,15 @@ describe('loadConfig', () => {
     await expect(loadConfig(file)).rejects.toThrow(/got 20$/);
   });
 
+  it('refuses a file over 64 KiB before parsing it (YAML costs follow shape: 700 KB of flow mappings need ~260 MB)', async () => {
+    const path = join(dir, 'huge.yaml');
+    const unit = '{a: 1, b: [x, y]}, ';
+    await writeFile(path, `policies: {default: {}}\nx: [${unit.repeat(Math.ceil((64 * 1024) / unit.length))}]\n`);
+    await expect(loadConfig(path)).rejects.toThrow(/config file .*huge\.yaml is \d+ bytes; the limit is 65536/);
+    await writeFile(path, `# ${'x'.repeat(60 * 1024)}\npolicies: {default: {ndots: 2}}\n`);
+    expect((await loadConfig(path)).policies.default?.ndots).toBe(2);
+  });
+
   it('names the file and the alias when an alias has no anchor (the parser accepts it; toJS throws)', async () => {
     const file = join(dir, 'alias.yaml');
     await writeFile(file, 'clusterDNS: 10.96.0.10\nmode: *nope\n');

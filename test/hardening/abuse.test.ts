@@ -289,6 +289,36 @@ describe('bodies over the limit are refused and the connection closed', () => {
   });
 });
 
+describe('bodies being received at once are bounded (heap), not only each body', () => {
+  it('past the in-flight budget a request gets 503 before its body is read; freed, the next is served', async () => {
+    const budget = 2 * 1024 * 1024;
+    const small = await startHttpsWebhook({
+      caName: 'abuse CA (budget)',
+      hosts: [SERVICE_NAME],
+      bodyBytesInFlight: budget,
+    });
+    try {
+      // Two stalled uploads announcing 1 MiB each take the whole budget.
+      const stalled = await Promise.all([connect(small), connect(small)]);
+      for (const socket of stalled) {
+        socket.on('error', () => {});
+        socket.write(requestHead({ 'Content-Type': 'application/json', 'Content-Length': 1024 * 1024 }));
+        socket.write('{"apiVersion":');
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const refused = await httpsPost(small.port, '/mutate', REVIEW, { ca: small.ca.cert, servername: SERVICE_NAME });
+      expect(refused.status).toBe(503);
+      expect(refused.headers['retry-after']).toBe('1');
+      expect(JSON.parse(refused.body)).toMatchObject({ code: 'DNS_TUNER_OVERLOADED', statusCode: 503 });
+      for (const socket of stalled) socket.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await expectServes(small);
+    } finally {
+      await small.close();
+    }
+  });
+});
+
 describe('idle connections do not starve a good client', () => {
   it('with 100 idle TCP and 100 idle TLS connections open, good reviews are still answered', async () => {
     const idle: net.Socket[] = [];

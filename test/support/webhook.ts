@@ -78,6 +78,8 @@ export interface HttpsWebhookOptions {
   logs?: 'capture' | 'discard';
   /** The server's cut-offs for slow clients (the webhook app's `timeouts`); the production values unless given. */
   timeouts?: WebhookAppOptions['timeouts'];
+  /** The budget of request bytes being received at once (production default unless given). */
+  bodyBytesInFlight?: number;
 }
 
 export interface HttpsWebhook {
@@ -110,6 +112,7 @@ export async function startHttpsWebhook(options: HttpsWebhookOptions): Promise<H
     metrics: deps.metrics,
     https: serving,
     timeouts: options.timeouts,
+    bodyBytesInFlight: options.bodyBytesInFlight,
   });
   try {
     await app.listen({ host: '127.0.0.1', port: 0 });
