@@ -25,11 +25,17 @@ import { toDnsTunerError } from './errors.ts';
 export const DRY_RUN_PATH = '/dry-run';
 export const YAML_CONTENT_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/plain'];
 /** Dry-runs answered at once; more are refused (503, Retry-After) before their bodies are read. */
-export const MAX_DRY_RUNS_IN_FLIGHT = 4;
+export const MAX_DRY_RUNS_IN_FLIGHT = 2;
+/**
+ * A dry-run body is one object as a person sends it: etcd stores at most 1.5 MiB, and a 3 MiB body (what /mutate must
+ * accept from the apiserver) costs ~1 s of the event loop /mutate shares to parse, review and report.
+ */
+export const DRY_RUN_BODY_LIMIT = 1024 * 1024;
 
 export interface DryRunRouteDeps {
   dryRun: DryRunService;
   metrics: Metrics;
+  /** The webhook's limit; dry-run bodies get the smaller of it and DRY_RUN_BODY_LIMIT. */
   bodyLimit: number;
 }
 
@@ -45,6 +51,7 @@ interface DryRunQuery {
 /** Registers the dry-run routes in their own encapsulated context (the YAML parser applies to them only). */
 export function registerDryRun(app: FastifyInstance, deps: DryRunRouteDeps): void {
   const counter = deps.metrics.dryRunRequests;
+  const bodyLimit = Math.min(deps.bodyLimit, DRY_RUN_BODY_LIMIT);
   let inFlight = 0;
   app.register(async (scope) => {
     // At most MAX_IN_FLIGHT dry-runs at once, refused before their bodies are read: /dry-run shares the event loop
@@ -65,12 +72,12 @@ export function registerDryRun(app: FastifyInstance, deps: DryRunRouteDeps): voi
 
     scope.addContentTypeParser(
       YAML_CONTENT_TYPES,
-      { parseAs: 'string', bodyLimit: deps.bodyLimit },
+      { parseAs: 'string', bodyLimit },
       (_req: FastifyRequest, body: string | Buffer) => deps.dryRun.readYaml(body.toString()),
     );
 
     scope.setErrorHandler((error, request, reply) => {
-      const coded = dryRunError(error, deps.bodyLimit, request.headers['content-type']);
+      const coded = dryRunError(error, bodyLimit, request.headers['content-type']);
       const route = routeOf(request);
       const result = coded.statusCode >= 500 ? 'error' : 'bad-input';
       counter.inc({ route, result });
@@ -79,7 +86,7 @@ export function registerDryRun(app: FastifyInstance, deps: DryRunRouteDeps): voi
       return reply.code(coded.statusCode).send(coded.toBody());
     });
 
-    scope.post(DRY_RUN_PATH, async (request, reply) => {
+    scope.post(DRY_RUN_PATH, { bodyLimit }, async (request, reply) => {
       const started = process.hrtime.bigint();
       const query = parseQuery(request.query);
       const text = wantsText(request, query);

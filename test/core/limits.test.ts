@@ -58,7 +58,7 @@ describe('a pod already past an apiserver limit is left alone (invalid-pod)', ()
 
   it('annotations over 256 KiB', () => {
     const d = skipped(run(config, pod({}, { annotations: { big: 'x'.repeat(262_142) } }), shop));
-    expect(d.message).toContain('metadata.annotations: 262145 bytes, the apiserver allows 262144');
+    expect(d.message).toContain('metadata.annotations: more than 262144 bytes, the apiserver allows 262144');
   });
 
   it('pods exactly at every limit are tuned', () => {
