@@ -3,7 +3,7 @@
  * the core receives a `Config` and trusts it.
  */
 import { z } from 'zod';
-import { formatIp, parseIp } from '../core/ip.ts';
+import { formatIp, notANameserver, parseIp } from '../core/ip.ts';
 import { parseOption } from '../core/resolver-options.ts';
 import type { Config, Policy } from '../core/types.ts';
 import { isDnsSubdomain } from '../core/validation.ts';
@@ -17,12 +17,13 @@ import { describeIssues } from '../zod/issues.ts';
 const ip = (field: string) =>
   z.string().transform((text, ctx) => {
     const parsed = parseIp(text);
-    if (parsed !== undefined) return formatIp(parsed);
-    ctx.addIssue({
-      code: 'custom',
-      message: `${field}: "${text}" is not an IP address (no zone, brackets or port)`,
-      input: text,
-    });
+    const unreachable = parsed === undefined ? undefined : notANameserver(parsed);
+    if (parsed !== undefined && unreachable === undefined) return formatIp(parsed);
+    const message =
+      parsed === undefined
+        ? `${field}: "${text}" is not an IP address (no zone, brackets or port)`
+        : `${field}: "${text}" cannot be a pod's nameserver (${unreachable})`;
+    ctx.addIssue({ code: 'custom', message, input: text });
     return z.NEVER;
   });
 

@@ -245,3 +245,23 @@ export function cidrContains(cidr: Cidr, ip: IpAddress): boolean {
 export function hostCidr(ip: IpAddress): string {
   return `${formatIp(ip)}/${isIpv4(ip) ? 32 : 128}`;
 }
+
+/** Addresses a pod cannot reach a DNS server at: its own loopback, no address at all, a group, the whole link. */
+const NOT_A_SERVER: ReadonlyArray<[string, string]> = [
+  ['0.0.0.0/32', 'unspecified'],
+  ['::/128', 'unspecified'],
+  ['127.0.0.0/8', "the pod's own loopback"],
+  ['::1/128', "the pod's own loopback"],
+  ['224.0.0.0/4', 'multicast'],
+  ['ff00::/8', 'multicast'],
+  ['255.255.255.255/32', 'broadcast'],
+];
+
+/**
+ * Why a nameserver at `ip` can never answer a pod (the apiserver accepts all of these), or undefined. A link-local
+ * address such as NodeLocal DNSCache's 169.254.20.10 is fine: the node answers it on every pod's link.
+ */
+export function notANameserver(ip: IpAddress): string | undefined {
+  for (const [cidr, why] of NOT_A_SERVER) if (cidrContains(parseCidr(cidr)!, ip)) return why;
+  return undefined;
+}

@@ -3,9 +3,11 @@
  * result validator and the invalid-pod check all use the apiserver's parser (src/core/ip.ts: Go ParseIP with
  * leading-zero tolerance; no zones, brackets or ports). Node's isIP accepts `fe80::1%eth0`; the apiserver refuses it.
  */
+
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/schema.ts';
+import { notANameserver, parseIp } from '../../src/core/ip.ts';
 import { invalidPodProblem, validatePodDns } from '../../src/core/validation.ts';
 import { configFrom, namespace, pod, run } from '../support/engine.ts';
 
@@ -18,7 +20,7 @@ const ACCEPTED: Array<[string, string]> = [
   ['fd00::a', 'fd00::a'],
   ['FD00:0:0:0:0:0:0:A', 'fd00::a'],
   ['fe80::1', 'fe80::1'],
-  ['::', '::'],
+  ['2001:DB8::53', '2001:db8::53'],
 ];
 
 /** Forms it refuses, several of which node:net isIP accepts. */
@@ -70,7 +72,26 @@ describe('IP addresses: the config, the result validator and the invalid-pod che
     );
   });
 
-  it('any IPv4 or IPv6 address is accepted everywhere; with a zone, brackets or a port, nowhere', () => {
+  it('the config refuses addresses no pod can reach a DNS server at; the apiserver (and so the pod) accepts them', () => {
+    for (const [value, why] of [
+      ['0.0.0.0', 'unspecified'],
+      ['::', 'unspecified'],
+      ['127.0.0.53', "the pod's own loopback"],
+      ['::1', "the pod's own loopback"],
+      ['224.0.0.1', 'multicast'],
+      ['ff02::fb', 'multicast'],
+      ['255.255.255.255', 'broadcast'],
+    ] as const) {
+      const parsed = parseConfig({ nodeLocalDNS: value });
+      expect(parsed.ok || parsed.error, value).toBe(
+        `nodeLocalDNS: nodeLocalDNS: "${value}" cannot be a pod's nameserver (${why})`,
+      );
+      expect(validatorAccepts(value), value).toBe(true);
+    }
+    expect(configAccepts('169.254.20.10')).toBe(true);
+  });
+
+  it('any IPv4 or IPv6 address is accepted everywhere (the config: if a pod can reach it); spoiled forms nowhere', () => {
     const address = fc.oneof(fc.ipV4(), fc.ipV6());
     const spoiled = fc.oneof(
       fc.tuple(fc.ipV6(), fc.stringMatching(/^[a-z0-9]{1,8}$/)).map(([a, zone]) => `${a}%${zone}`),
@@ -81,7 +102,8 @@ describe('IP addresses: the config, the result validator and the invalid-pod che
     );
     fc.assert(
       fc.property(address, (value) => {
-        expect([configAccepts(value), validatorAccepts(value), podAccepted(value)]).toEqual([true, true, true]);
+        const reachable = notANameserver(parseIp(value)!) === undefined;
+        expect([configAccepts(value), validatorAccepts(value), podAccepted(value)]).toEqual([reachable, true, true]);
       }),
       { numRuns: 300 },
     );
