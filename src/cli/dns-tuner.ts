@@ -49,5 +49,11 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that stops early (`dns-tuner explain … | head`) closes the pipe: nothing more to say, and no stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(0);
+});
+
 // exitCode, not exit(): stdout may still be draining into a pipe (dns-tuner explain … | less).
 process.exitCode = await main(process.argv.slice(2));

@@ -11,6 +11,10 @@ const ARROW = '→';
 const FAILS = '✗';
 
 export function formatReportText(report: DryRunReport): string {
+  return printable(reportLines(report));
+}
+
+function reportLines(report: DryRunReport): string {
   const out: string[] = [];
   const input = report.input;
   const what = input.name === undefined ? input.kind : `${input.kind} ${input.namespace}/${input.name}`;
@@ -217,12 +221,19 @@ function indent(lines: string[]): string[] {
 // ---------------------------------------------------------------------------------------------------------------
 
 export function formatNamespaceReportText(report: NamespaceReport): string {
+  return printable(namespaceReportLines(report));
+}
+
+function namespaceReportLines(report: NamespaceReport): string {
   const out: string[] = [];
   out.push(namespaceLine(report.namespace));
   out.push(`Opted in: ${report.optedIn ? 'yes' : 'no'}`);
   out.push(`Decision for a plain ClusterFirst pod: ${report.decision.toUpperCase()} (${report.reason})`);
   out.push(`  ${report.message}`);
-  if (report.settings !== null) out.push('', ...settingsLines(report.settings));
+  if (report.settings !== null) {
+    out.push('');
+    append(out, settingsLines(report.settings));
+  }
   if (report.podDns !== null) out.push('', `A plain ClusterFirst pod gets: ${describeDns(report.podDns)}`);
   if (report.warnings.length > 0) {
     out.push('', 'Warnings');
@@ -235,4 +246,16 @@ export function formatNamespaceReportText(report: NamespaceReport): string {
 function append(out: string[], lines: readonly string[], ...more: string[]): void {
   for (const line of lines) out.push(line);
   for (const line of more) out.push(line);
+}
+
+/**
+ * The report goes to a terminal: every control character (but newline and tab) and every bidirectional override that
+ * came in with the pod — an option name, an annotation value, a pod name — is shown as an escape, never sent raw.
+ */
+function printable(text: string): string {
+  return text.replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is what this does.
+    /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }

@@ -5,6 +5,7 @@
  * before anything else happens, so those cases call it in this process with in-memory streams (a child process each
  * would cost seconds and test nothing more); the command dispatch (dns-tuner.ts) still runs as a real process.
  */
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -298,6 +299,25 @@ describe('dns-tuner explain, offline', () => {
     // Under YAML 1.2 `hostNetwork: no` is the string "no" (an unreadable pod), and `<<` is a key of its own.
     expect(r).toMatchObject({ decision: 'mutated', reason: 'policy-applied' });
     expect(r.dns?.before.dnsPolicy).toBe('ClusterFirst');
+  });
+
+  it('stops quietly when its reader closes the pipe early (`explain … | head -1`): no stack trace', async () => {
+    // Enough objects that the output cannot fit in the pipe before the reader goes away.
+    const list = { kind: 'List', items: Array.from({ length: 300 }, () => kubectlDeployment()) };
+    const child = spawn(process.execPath, [SOURCE, 'explain', '-f', '-', '--namespaces', EXAMPLE_NAMESPACES], {
+      cwd: ROOT,
+      env: isolatedEnv(),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.stdout.once('data', () => child.stdout.destroy());
+    child.stdin.end(JSON.stringify(list));
+    const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
+    expect(stderr).not.toMatch(/EPIPE|at .*\.(ts|js):\d+/);
+    expect(code).toBe(0);
   });
 
   it('exits 2 for an unknown command', async () => {

@@ -163,6 +163,18 @@ describe('warnings beyond the engine’s', () => {
     }
   });
 
+  it('never sends a control character or a bidi override from the pod to the terminal', async () => {
+    const evil = 'x\u001b[2J\u001b]0;owned\u0007\u202e';
+    const { report } = await runDryRun(
+      deps,
+      pod('shop', { dnsConfig: { options: [{ name: `opt${evil}`, value: evil }] } }, { 'dns-tuner.io/options': evil }),
+    );
+    const text = formatReportText(report);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for control characters.
+    expect(text).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    expect(text).toContain('\\u001b[2J');
+  });
+
   it('leaves the cost out for a pod on the node’s resolver, which dns-tuner cannot see', async () => {
     const { report } = await runDryRun(deps, pod('shop', { dnsPolicy: 'Default' }));
     expect(report).toMatchObject({ decision: 'skipped', reason: 'dns-policy-default', queryCost: null });
