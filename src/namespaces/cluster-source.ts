@@ -75,6 +75,8 @@ export interface ClusterNamespaceSourceOptions extends ListWatchTiming {
   observer?: ClusterSourceObserver | undefined;
   /** Timeout of the direct GET on a cache miss. Default 1000 ms. */
   directGetTimeoutMs?: number | undefined;
+  /** The clock the not-found memory reads (tests move it). Default Date.now. */
+  now?: (() => number) | undefined;
 }
 
 const NAMESPACES = '/api/v1/namespaces';
@@ -95,6 +97,10 @@ function errorOf(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
+/** How long, and for how many names at most, a direct GET's "not found" is remembered. */
+export const NOT_FOUND_TTL_MS = 10_000;
+export const NOT_FOUND_MAX = 10_000;
+
 export function createClusterNamespaceSource(opts: ClusterNamespaceSourceOptions = {}): ClusterNamespaceSource {
   const client = createApiClient(connectionOf(loadKubeConfig({ kubeconfig: opts.kubeconfig, env: opts.env })));
   const observer = combineObservers(opts.observer ?? {});
@@ -111,6 +117,11 @@ export function createClusterNamespaceSource(opts: ClusterNamespaceSourceOptions
   // Ends the direct GETs on stop(); the cache has its own.
   const lifetime = new AbortController();
   const inflight = new Map<string, Promise<NamespaceLookup>>();
+  // Names the apiserver said do not exist, until when: the webhook port is open to anyone, and a review (or a
+  // GET /dry-run/namespaces/<name>) per random name must not become a GET per name. A namespace created later still
+  // shows at once: its ADDED event fills the cache, which is asked first.
+  const notFound = new Map<string, number>();
+  const now = opts.now ?? Date.now;
 
   async function fetchNamespace(name: string): Promise<NamespaceLookup> {
     const generation = cache.generation();
@@ -129,6 +140,8 @@ export function createClusterNamespaceSource(opts: ClusterNamespaceSourceOptions
       });
       if (!got.found) {
         observer.onDirectGet('not-found');
+        if (notFound.size >= NOT_FOUND_MAX) notFound.delete(notFound.keys().next().value as string);
+        notFound.set(name, now() + NOT_FOUND_TTL_MS);
         return { found: false };
       }
       try {
@@ -150,6 +163,11 @@ export function createClusterNamespaceSource(opts: ClusterNamespaceSourceOptions
       if (hit) return { found: true, namespace: hit };
       if (!name) return { found: false };
       if (lifetime.signal.aborted) return { found: false, error: 'namespace source is stopped' };
+      const until = notFound.get(name);
+      if (until !== undefined) {
+        if (until > now()) return { found: false };
+        notFound.delete(name);
+      }
       // Pods of a brand-new namespace arrive in bursts: one GET answers all of them.
       let pending = inflight.get(name);
       if (!pending) {

@@ -16,6 +16,7 @@ import {
   createClusterNamespaceSource,
   KubeConfigError,
   loadKubeConfig,
+  NOT_FOUND_TTL_MS,
 } from '../../src/namespaces/cluster-source.ts';
 
 function recorder() {
@@ -355,6 +356,23 @@ describe('cluster namespace source: lookups of unseen namespaces', () => {
     const results = await Promise.all(Array.from({ length: 10 }, () => source.lookup('burst')));
     expect(results.every((r) => r.found)).toBe(true);
     expect(fake.counts.get).toBe(gets + 1);
+  });
+
+  it('remembers a "not found" for a while: random names cannot turn into a GET each', async () => {
+    let clock = 1_000_000;
+    const { fake, source, log } = await setup({ now: () => clock });
+    expect(await source.lookup('ghost')).toEqual({ found: false });
+    const gets = fake.counts.get;
+    for (let i = 0; i < 5; i++) expect(await source.lookup('ghost')).toEqual({ found: false });
+    expect(fake.counts.get).toBe(gets);
+    // Created later: its ADDED event fills the cache, which is asked before the memory.
+    fake.create('ghost', { labels: { 'dns-tuner.io/policy': 'default' } });
+    await eventually(async () => expect(await source.lookup('ghost')).toMatchObject({ found: true }));
+    // Past the memory, an unknown name is asked again.
+    expect(await source.lookup('phantom')).toEqual({ found: false });
+    clock += NOT_FOUND_TTL_MS + 1;
+    expect(await source.lookup('phantom')).toEqual({ found: false });
+    expect(log.directGets.filter((r) => r === 'not-found')).toHaveLength(3);
   });
 
   it('reports an error when the API is down or too slow for the lookup', async () => {
