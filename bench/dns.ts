@@ -33,6 +33,7 @@ import { EXAMPLE_CONFIG, EXAMPLE_REVIEW, ROOT } from '../lab/paths.ts';
 import { KUBE_DNS, labRecords, NODE_LOCAL } from '../lab/resolver-variants.ts';
 import { median } from '../lab/stats.ts';
 import { parseConfigText } from '../src/config/load.ts';
+import { DEFAULT_CLUSTER_DOMAIN } from '../src/core/cluster-rules.ts';
 import { decide } from '../src/core/decide.ts';
 import { type RenderedResolvConf, renderResolvConf } from '../src/core/resolv-conf.ts';
 import { type Config, LABEL_POLICY, type PodDns } from '../src/core/types.ts';
@@ -109,7 +110,7 @@ function buildVariant(key: string, title: string, note: string, config: Config, 
     { ...dns, hostNetwork: view.pod.hostNetwork },
     {
       namespace: NAMESPACE,
-      clusterDomain: config.clusterDomain,
+      clusterDomain: config.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN,
       clusterDNS: config.clusterDNS === undefined ? [] : [config.clusterDNS],
       hostSearchDomains: NODE_SEARCH,
     },

@@ -250,9 +250,10 @@ function kubeletView(
   namespace: string,
 ): { searches: string[]; nameservers: string[] } {
   const none = dns.dnsPolicy === 'None';
+  const domain = cfg.clusterDomain!;
   const base = none
     ? []
-    : [`${namespace}.svc.${cfg.clusterDomain}`, `svc.${cfg.clusterDomain}`, cfg.clusterDomain].concat(
+    : [`${namespace}.svc.${domain}`, `svc.${domain}`, domain].concat(
         cfg.hostSearchDomains.map((s) => s.replace(/\.$/, '')),
       );
   const composed = [...new Set([...base, ...(dns.dnsConfig?.searches ?? [])])];

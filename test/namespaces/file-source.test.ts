@@ -59,7 +59,10 @@ describe('parseNamespaceFile', () => {
       '- metadata: {name: a}\n- metadata: {name: Shop_1}\n',
       'ns.yaml:2:3: item 2 (Shop_1): metadata.name: "Shop_1" is not a DNS label (RFC 1123)',
     ],
-    ['- kind: Pod\n  metadata: {name: a}\n', 'ns.yaml:1:3: item 1 (a): kind: must be "Namespace", got "Pod"'],
+    [
+      '- kind: Pod\n  metadata: {name: a}\n',
+      'ns.yaml:1:3: item 1 (a): kind: must be one of Namespace, NetworkPolicy, Service, ConfigMap, DaemonSet, got "Pod"',
+    ],
     ['- metadata: {labels: {}}\n', 'ns.yaml:1:3: item 1: metadata.name: is required'],
     ['- metadata: {name: a}\n- metadata: {name: a}\n', 'ns.yaml:2:3: item 2 (a): namespace "a" is listed twice'],
     ['- just-a-string\n', 'ns.yaml:1:3: item 1: must be a Namespace object, got "just-a-string"'],

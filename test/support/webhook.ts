@@ -14,11 +14,12 @@ import { Registry } from 'prom-client';
 import { EXAMPLE_CONFIG, EXAMPLE_NAMESPACES } from '../../lab/paths.ts';
 import { type Ca, makeCa, makeServingCert, type Pem } from '../../lab/pki.ts';
 import type { Json } from '../../lab/review.ts';
+import type { ClusterFactsSource } from '../../src/cluster/source.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/core/types.ts';
 import type { WebhookAppOptions } from '../../src/http/webhook-app.ts';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.ts';
-import { createFileNamespaceSource } from '../../src/namespaces/file-source.ts';
+import { openObjectFile } from '../../src/namespaces/file-source.ts';
 import type { NamespaceSource } from '../../src/namespaces/source.ts';
 import { wireWebhook } from '../../src/server/wire.ts';
 
@@ -53,6 +54,8 @@ export function captureLogger(): LogCapture {
 export interface Deps {
   config: Config;
   namespaces: NamespaceSource;
+  /** The cluster facts of the same file (it holds none: the config is trusted, as without a cluster). */
+  clusterFacts: ClusterFactsSource;
   registry: Registry;
   metrics: Metrics;
 }
@@ -60,11 +63,11 @@ export interface Deps {
 /** The example config and namespaces, loaded like main.ts does, and a registry of its own. */
 export async function exampleDeps(): Promise<Deps> {
   const config = await loadConfig(EXAMPLE_CONFIG);
-  const namespaces = createFileNamespaceSource(EXAMPLE_NAMESPACES);
-  await namespaces.start();
+  const file = openObjectFile(EXAMPLE_NAMESPACES, config.discovery);
+  await file.namespaces.start();
   const registry = new Registry();
   const metrics = createMetrics(registry, { version: 'test', defaultMetrics: false });
-  return { config, namespaces, registry, metrics };
+  return { config, namespaces: file.namespaces, clusterFacts: file.clusterFacts, registry, metrics };
 }
 
 export interface HttpsWebhookOptions {
@@ -107,6 +110,7 @@ export async function startHttpsWebhook(options: HttpsWebhookOptions): Promise<H
     logger: logs.logger,
     getConfig: options.getConfig ?? (() => deps.config),
     namespaces: deps.namespaces,
+    clusterFacts: deps.clusterFacts,
     metrics: deps.metrics,
     https: serving,
     timeouts: options.timeouts,
