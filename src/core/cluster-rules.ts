@@ -282,11 +282,18 @@ export function podDnsEgress(view: ClusterView, facts: ClusterFacts | undefined,
   return { asserted, cache, kubeDns, fix };
 }
 
-/** `shop/a, shop/b and 3 more`: the policies named in a warning (which is cut at 120 characters anyway). */
-function policyNames(verdict: DnsEgressVerdict): string {
-  const shown = verdict.selectedBy.slice(0, 2).map((ref) => `${ref.namespace}/${ref.name}`);
-  const more = verdict.selectedCount - shown.length;
-  return `${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
+/** The selecting policies for a warning, which must fit 120 characters: `shop/deny (+2)`. */
+function firstPolicy(verdict: DnsEgressVerdict): string {
+  const first = verdict.selectedBy[0];
+  const more = verdict.selectedCount - 1;
+  return `${first === undefined ? '' : `${first.namespace}/${first.name}`}${more > 0 ? ` (+${more})` : ''}`;
+}
+
+/** Every selecting policy named (at most MAX_REFS), for the report's message. */
+function allPolicies(verdict: DnsEgressVerdict): string {
+  const names = verdict.selectedBy.map((ref) => `${ref.namespace}/${ref.name}`).join(', ');
+  const more = verdict.selectedCount - verdict.selectedBy.length;
+  return `${names}${more > 0 ? ` and ${more} more` : ''}`;
 }
 
 export interface NodeLocalDecline {
@@ -314,38 +321,43 @@ export function checkNodeLocal(
 ): NodeLocalDecline | undefined {
   const { view } = input;
   const nodeLocal = view.nodeLocal;
-  const decline = (reason: NodeLocalDeclinedReason, message: string, warn: boolean): NodeLocalDecline => {
-    if (warn) warnings.add(`dns-tuner: options only: ${message}`);
+  const decline = (reason: NodeLocalDeclinedReason, message: string, warning?: string): NodeLocalDecline => {
+    if (warning !== undefined) warnings.add(`dns-tuner: options only: ${warning}`);
     return { reason, message };
   };
   switch (nodeLocal.mode) {
     case 'off':
-      return decline('node-local-off', 'the config sets nodeLocalMode off', false);
+      return decline('node-local-off', 'the config sets nodeLocalMode off');
     case 'transparent': {
       const by = nodeLocal.cache === undefined ? 'the config sets nodeLocalMode transparent' : nodeLocal.from;
       return decline(
         'node-local-transparent',
         `NodeLocal DNSCache answers the kube-dns IP itself (transparent mode: ${by})`,
-        false,
       );
     }
-    case 'absent':
-      return decline('node-local-unavailable', `no NodeLocal DNSCache serves ${nodeLocal.ip}`, true);
+    case 'absent': {
+      const message = `no NodeLocal DNSCache serves ${nodeLocal.ip}`;
+      return decline('node-local-unavailable', `${message}: ${nodeLocal.from}`, message);
+    }
     case 'link-local':
       if (nodeLocal.available === false) {
         const cache = nodeLocal.cache!;
         const message = `NodeLocal DNSCache ${cache.daemonSet} has no available pod (${cache.pods.available}/${cache.pods.desired})`;
-        return decline('node-local-unavailable', message, true);
+        return decline('node-local-unavailable', message, message);
       }
       break;
     case 'not-configured':
       return undefined;
   }
-  if (view.clusterDomain.mismatch !== undefined) {
-    return decline('cluster-dns-mismatch', view.clusterDomain.mismatch, true);
+  const domain = view.clusterDomain;
+  if (domain.mismatch !== undefined) {
+    const warning = `config clusterDomain is not the cluster's (${domain.value})`;
+    return decline('cluster-dns-mismatch', domain.mismatch, warning);
   }
-  if (input.fallback && view.clusterDNS.mismatch !== undefined) {
-    return decline('cluster-dns-mismatch', view.clusterDNS.mismatch, true);
+  const kubeDns = view.clusterDNS;
+  if (input.fallback && kubeDns.mismatch !== undefined) {
+    const warning = `config clusterDNS is not the kube-dns Service IP (${kubeDns.value})`;
+    return decline('cluster-dns-mismatch', kubeDns.mismatch, warning);
   }
   if (readReachable(input.namespaceAnnotations, warnings, invalid)) return undefined;
   const policies = input.facts?.networkPolicies;
@@ -354,12 +366,15 @@ export function checkNodeLocal(
   const verdict = evaluateDnsEgress(policies, { namespace: input.namespace, labels: input.labels }, address);
   const one = verdict.selectedCount === 1;
   if (!verdict.udp.allowed) {
-    const message = `NetworkPolic${one ? 'y' : 'ies'} ${policyNames(verdict)} block${one ? 's' : ''} DNS to node-local ${nodeLocal.ip}`;
-    return decline('node-local-blocked-by-networkpolicy', message, true);
+    return decline(
+      'node-local-blocked-by-networkpolicy',
+      `NetworkPolic${one ? 'y' : 'ies'} ${allPolicies(verdict)} block${one ? 's' : ''} DNS (UDP 53) to node-local ${nodeLocal.ip}`,
+      `NetworkPolicy ${firstPolicy(verdict)} blocks DNS to node-local ${nodeLocal.ip}`,
+    );
   }
   if (!verdict.tcp.allowed) {
     warnings.add(
-      `dns-tuner: NetworkPolic${one ? 'y' : 'ies'} ${policyNames(verdict)} let UDP but not TCP 53 reach node-local ${nodeLocal.ip}: large answers fail`,
+      `dns-tuner: NetworkPolicy ${firstPolicy(verdict)} blocks TCP 53 to node-local ${nodeLocal.ip}: large answers fail`,
     );
   }
   return undefined;

@@ -259,7 +259,7 @@ function egressText(towards: EgressReport, kubeDns: boolean): string {
     if (p.podSelectorRules.length === 0) return `${name} 53 blocked`;
     return kubeDns
       ? `${name} 53 allowed if the selectors of ${rules} match the CoreDNS pods`
-      : `${name} 53 blocked (${rules} select pods, never a node address)`;
+      : `${name} 53 blocked (${rules} ${p.podSelectorRules.length === 1 ? 'selects' : 'select'} pods, never a node address)`;
   };
   return `${one('UDP', towards.udp)}; ${one('TCP', towards.tcp)}`;
 }
