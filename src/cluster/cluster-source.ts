@@ -13,7 +13,7 @@
  *
  * No logger here: everything observable goes through the observer, `lastHeardAt` and `forbidden`.
  */
-import type { ClusterFact, DaemonSetView } from '../core/cluster.ts';
+import type { ClusterFact, ClusterFacts, DaemonSetView } from '../core/cluster.ts';
 import type { NetworkPolicy } from '../core/network-policy.ts';
 import type { Discovery } from '../core/types.ts';
 import { type ApiClient, ApiError } from '../kube/api-client.ts';
@@ -99,6 +99,7 @@ export function createClusterFactsSource(opts: ClusterFactsSourceOptions): Clust
   let notifyQueued = false;
   // The watch reports an event just before it applies it: listeners run once the store holds it.
   const changed = () => {
+    baseDirty = true;
     if (notifyQueued) return;
     notifyQueued = true;
     queueMicrotask(() => {
@@ -113,6 +114,9 @@ export function createClusterFactsSource(opts: ClusterFactsSourceOptions): Clust
     });
   };
   let policiesDirty = true;
+  // What every review shares (all but the NetworkPolicies), rebuilt on the first review after a change.
+  let baseDirty = true;
+  let base: ClusterFacts | undefined;
   let policiesByNamespace = new Map<string, NetworkPolicy[]>();
 
   const tracked = {} as Record<FactResource, Tracked>;
@@ -230,6 +234,7 @@ export function createClusterFactsSource(opts: ClusterFactsSourceOptions): Clust
     return policiesByNamespace.get(namespace) ?? [];
   }
 
+  /** All but the NetworkPolicies (`policiesOf` is added per namespace). */
   function stores(): FactStores {
     const unknown: Partial<Record<ClusterFact, string>> = {};
     for (const resource of FACT_RESOURCES) {
@@ -247,13 +252,18 @@ export function createClusterFactsSource(opts: ClusterFactsSourceOptions): Clust
       daemonSets: known('daemonsets')
         ? [...(tracked.daemonsets.cache.entries() as IterableIterator<[string, DaemonSetView]>)].map(([, ds]) => ds)
         : undefined,
-      policiesOf: known('networkpolicies') ? policiesOf : undefined,
       unknown,
     };
   }
 
   return {
-    facts: (namespace) => assembleFacts(discovery, stores(), namespace),
+    facts(namespace) {
+      if (baseDirty || base === undefined) {
+        base = assembleFacts(discovery, stores(), '');
+        baseDirty = false;
+      }
+      return known('networkpolicies') ? { ...base, networkPolicies: policiesOf(namespace) } : base;
+    },
 
     status(): ClusterFactsStatus {
       const failing: string[] = [];

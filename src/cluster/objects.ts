@@ -66,9 +66,14 @@ export function projectDaemonSet(raw: unknown): DaemonSetView | undefined {
   return undefined;
 }
 
-/** Throws when the object does not read as a NetworkPolicy; the message names the object, the field and the value. */
-export function projectNetworkPolicy(raw: unknown): NetworkPolicy {
-  return value(networkPolicy(raw));
+/**
+ * A NetworkPolicy that isolates for egress; undefined (not kept) for an ingress-only one, which never bears on where
+ * a pod's DNS may go. Throws when the object does not read as a NetworkPolicy; the message names the object, the
+ * field and the value.
+ */
+export function projectNetworkPolicy(raw: unknown): NetworkPolicy | undefined {
+  const policy = value(networkPolicy(raw));
+  return policy.policyTypes.includes('Egress') ? policy : undefined;
 }
 
 /**

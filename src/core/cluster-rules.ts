@@ -12,7 +12,13 @@
  *   policy that would let it reach the cache.
  */
 import { describeValue, ignoredAnnotation } from './annotations.ts';
-import { type ClusterFact, type ClusterFacts, type NodeLocalDns, nodeLocalFromDaemonSet } from './cluster.ts';
+import {
+  type ClusterFact,
+  type ClusterFacts,
+  type DaemonSetView,
+  type NodeLocalDns,
+  nodeLocalFromDaemonSet,
+} from './cluster.ts';
 import { parseIp } from './ip.ts';
 import {
   allowDnsPolicyYaml,
@@ -139,11 +145,26 @@ function clusterDomainOf(config: Config, facts: ClusterFacts | undefined): Clust
   };
 }
 
+/**
+ * What each DaemonSet runs, for the kube-dns IPs it was read against: the adapters keep a DaemonSet's view as one
+ * object until it changes, so a review does not parse `-localip` again (a pure cache: same input, same answer).
+ */
+const cacheOfDaemonSet = new WeakMap<DaemonSetView, { kubeDns: string; cache: NodeLocalDns | undefined }>();
+
+function nodeLocalOfDaemonSet(ds: DaemonSetView, kubeDnsIps: readonly string[]): NodeLocalDns | undefined {
+  const kubeDns = kubeDnsIps.join(',');
+  const known = cacheOfDaemonSet.get(ds);
+  if (known !== undefined && known.kubeDns === kubeDns) return known.cache;
+  const cache = nodeLocalFromDaemonSet(ds, kubeDnsIps);
+  cacheOfDaemonSet.set(ds, { kubeDns, cache });
+  return cache;
+}
+
 /** The cache serving `ip`: the DaemonSets whose `-localip` lists it, an available one first. */
 function findCache(facts: ClusterFacts, ip: string, kubeDnsIps: readonly string[]): NodeLocalDns | undefined {
   let found: NodeLocalDns | undefined;
   for (const ds of facts.nodeLocalDaemonSets ?? []) {
-    const cache = nodeLocalFromDaemonSet(ds, kubeDnsIps);
+    const cache = nodeLocalOfDaemonSet(ds, kubeDnsIps);
     if (cache === undefined || !cache.ips.includes(ip)) continue;
     if (cache.available) return cache;
     found ??= cache;

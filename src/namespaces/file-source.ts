@@ -177,10 +177,12 @@ export function parseObjectFile(text: string, fileName: string): ObjectFileParse
           if (ds !== undefined) objects.daemonSets.push(ds);
           break;
         }
-        case 'networkpolicies':
-          policies.push(projectNetworkPolicy(item.value));
+        case 'networkpolicies': {
+          const policy = projectNetworkPolicy(item.value);
+          if (policy !== undefined) policies.push(policy);
           objects.networkPolicies ??= new Map();
           break;
+        }
       }
     } catch (error) {
       return fail((error as Error).message);

@@ -14,6 +14,7 @@ import {
   projectService,
 } from '../../src/cluster/objects.ts';
 import type { ClusterFacts, DaemonSetView } from '../../src/core/cluster.ts';
+import type { NetworkPolicy } from '../../src/core/network-policy.ts';
 import { DEFAULT_DISCOVERY, type Discovery } from '../../src/core/types.ts';
 
 export interface ClusterObjects {
@@ -39,7 +40,9 @@ export function factsOf(
   missing('configmaps', objects.configMaps);
   missing('daemonsets', objects.daemonSets);
   missing('networkpolicies', objects.networkPolicies);
-  const policies = objects.networkPolicies?.map(projectNetworkPolicy);
+  const policies = objects.networkPolicies
+    ?.map(projectNetworkPolicy)
+    .filter((p): p is NetworkPolicy => p !== undefined);
   const byNamespace = policies === undefined ? undefined : groupByNamespace(policies);
   return assembleFacts(
     discovery,
