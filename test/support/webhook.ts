@@ -60,10 +60,13 @@ export interface Deps {
   metrics: Metrics;
 }
 
-/** The example config and namespaces, loaded like main.ts does, and a registry of its own. */
-export async function exampleDeps(): Promise<Deps> {
+/**
+ * The example config and namespaces, loaded like main.ts does, and a registry of its own. `objectsFile` replaces the
+ * example namespaces with a file of the cluster's objects (Namespaces, NetworkPolicies, kube-system's DNS objects).
+ */
+export async function exampleDeps(objectsFile: string = EXAMPLE_NAMESPACES): Promise<Deps> {
   const config = await loadConfig(EXAMPLE_CONFIG);
-  const file = openObjectFile(EXAMPLE_NAMESPACES, config.discovery);
+  const file = openObjectFile(objectsFile, config.discovery);
   await file.namespaces.start();
   const registry = new Registry();
   const metrics = createMetrics(registry, { version: 'test', defaultMetrics: false });
@@ -81,6 +84,8 @@ export interface HttpsWebhookOptions {
   logs?: 'capture' | 'discard';
   /** The server's cut-offs for slow clients (the webhook app's `timeouts`); the production values unless given. */
   timeouts?: WebhookAppOptions['timeouts'];
+  /** A file of the cluster's objects instead of the example namespaces (see exampleDeps). */
+  objectsFile?: string | undefined;
 }
 
 export interface HttpsWebhook {
@@ -101,7 +106,7 @@ export interface HttpsWebhook {
 export async function startHttpsWebhook(options: HttpsWebhookOptions): Promise<HttpsWebhook> {
   const ca = await makeCa({ commonName: options.caName });
   const serving = await makeServingCert(ca, { hosts: options.hosts });
-  const deps = await exampleDeps();
+  const deps = await exampleDeps(options.objectsFile);
   const logs: LogCapture =
     options.logs === 'discard'
       ? { logger: pino({ level: 'info' }, new Writable({ write: (_chunk, _encoding, done) => done() })), lines: [] }
