@@ -246,6 +246,27 @@ describe('cluster facts from the API server', () => {
     expect(await gauge(registry, 'dns_tuner_cluster_mismatch', { field: 'clusterDomain' })).toBe(0);
   });
 
+  it('a NetworkPolicy this reader cannot read stands in as denying all egress of its namespace, and is reported', async () => {
+    const { fake, source, log } = await setup();
+    const odd = { metadata: { name: 'odd', namespace: 'shop' }, spec: { egress: [{ ports: [{ protocol: 'ICMP' }] }] } };
+    fake.createObject('networkpolicies', odd);
+    await eventually(async () => expect(source.facts('shop').networkPolicies).toHaveLength(1));
+    expect(source.facts('shop').networkPolicies).toEqual([
+      {
+        namespace: 'shop',
+        name: 'odd',
+        podSelector: { matchLabels: {}, matchExpressions: [] },
+        policyTypes: ['Egress'],
+        egress: [],
+      },
+    ]);
+    expect(log.errors).toEqual([
+      expect.stringMatching(/^networkpolicies object: NetworkPolicy shop\/odd: spec\.egress\.0\.ports\.0\.protocol/),
+    ]);
+    // The cache itself is fine: other objects keep flowing.
+    expect(source.status()).toEqual({ ready: true });
+  });
+
   it('stop() ends every watch', async () => {
     const { fake, source } = await setup();
     await eventually(async () => expect(fake.openWatches).toBe(4));

@@ -28,6 +28,7 @@ import { type InProcess, patchedPod, postReview, startInProcess } from '../suppo
 import { writeServingFiles } from '../support/webhook.ts';
 
 const POLICY = 'dns-tuner.io/policy';
+const INFO = 'dns_tuner_cluster_info';
 
 let dir: string;
 let ca: string;
@@ -205,6 +206,34 @@ describe('cluster facts in the running webhook', () => {
     // The transparent check follows the Service too: the cache does not listen on the new IP.
     await nextPod(port, { dnsPolicy: 'None', nameservers: ['169.254.20.10', '10.96.0.11'] });
     expect(metricValue(await scrape(ops), 'dns_tuner_cluster_mismatch', 'field="clusterDNS"')).toBe(0);
+  });
+
+  it('serve --namespaces FILE reads the cluster facts from the same file', async () => {
+    const file = join(dir, 'cluster.yaml');
+    const items = [
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', labels: { [POLICY]: 'default' } } },
+      { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', ...denyAllEgress('shop') },
+      { apiVersion: 'v1', kind: 'Service', ...kubeDnsService() },
+      { apiVersion: 'apps/v1', kind: 'DaemonSet', ...nodeLocalDaemonSet() },
+    ];
+    await writeFile(file, stringify({ apiVersion: 'v1', kind: 'List', items }));
+    const running = await startInProcess(['--namespaces', file, '--config', EXAMPLE_CONFIG, ...tlsFlags]);
+    cleanups.push(() => running.app.stop(0));
+    await running.app.synced;
+    expect((await readyz(running.app.opsPort)).status).toBe(200);
+    expect(await review(running.app.webhookPort)).toMatchObject(optionsOnly);
+    expect(reviewLines(running)).toEqual(['node-local-blocked-by-networkpolicy']);
+    const metrics = await scrape(running.app.opsPort);
+    expect(
+      metricValue(
+        metrics,
+        INFO,
+        'kube_dns_ip="10.96.0.10",cluster_domain="cluster.local",node_local_mode="link-local"',
+      ),
+    ).toBe(1);
+    // A file has no age and no RBAC.
+    expect(metrics).not.toContain('dns_tuner_cluster_facts_last_event_age_seconds');
+    expect(metrics).not.toContain('dns_tuner_cluster_facts_forbidden');
   });
 
   it('resources the API refuses (no RBAC): ready, a warning and a gauge, the config trusted', async () => {
