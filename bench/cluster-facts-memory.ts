@@ -283,11 +283,14 @@ async function child(mode: Mode, kubeconfig: string, namespace: string): Promise
   process.exit(0);
 }
 
+/** The V8 flags the Deployment runs the webhook with (manifests/base/deployment.yaml, NODE_OPTIONS). */
+const DEPLOYMENT_FLAGS = ['--max-old-space-size=192', '--max-semi-space-size=8'];
+
 function runChild(mode: Mode, kubeconfig: string, namespace: string, onReady: () => void): Promise<Measurement> {
   return new Promise((resolve, reject) => {
     const proc = spawn(
       process.execPath,
-      ['--expose-gc', SELF, '--child', mode, '--kubeconfig', kubeconfig, '--namespace', namespace],
+      [...DEPLOYMENT_FLAGS, '--expose-gc', SELF, '--child', mode, '--kubeconfig', kubeconfig, '--namespace', namespace],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let out = '';
@@ -369,7 +372,8 @@ if (args.child) {
   const host = hostFacts();
   const lines = [
     `Command: \`npm run bench:cluster-facts\` (${count.toLocaleString('en')} NetworkPolicies in ${namespaces.toLocaleString('en')} ` +
-      `namespaces, ${(bytes / 1024).toFixed(1)} KiB of JSON each on average; medians of ${rounds} child processes per contender). ` +
+      `namespaces, ${(bytes / 1024).toFixed(1)} KiB of JSON each on average; medians of ${rounds} child processes per contender, ` +
+      `each with the Deployment's V8 flags \`${DEPLOYMENT_FLAGS.join(' ')}\`). ` +
       `Run ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
     '',
     factsMarkdown({ CPUs: `${host.cpus} × ${host.cpuModel}`, memory: host.memory, node: host.node }),
