@@ -21,6 +21,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { coreDnsConfigMap, kubeDnsService, nodeLocalDaemonSet } from '../lab/cluster-dns.ts';
 import {
   assertLabPrerequisites,
   buildMuslLookup,
@@ -32,7 +33,10 @@ import {
 import { EXAMPLE_CONFIG, EXAMPLE_REVIEW, ROOT } from '../lab/paths.ts';
 import { KUBE_DNS, labRecords, NODE_LOCAL } from '../lab/resolver-variants.ts';
 import { median } from '../lab/stats.ts';
+import { assembleFacts, projectConfigMap, projectDaemonSet, projectService } from '../src/cluster/objects.ts';
 import { parseConfigText } from '../src/config/load.ts';
+import type { ClusterFacts, DaemonSetView } from '../src/core/cluster.ts';
+import { DEFAULT_CLUSTER_DOMAIN } from '../src/core/cluster-rules.ts';
 import { decide } from '../src/core/decide.ts';
 import { type RenderedResolvConf, renderResolvConf } from '../src/core/resolv-conf.ts';
 import { type Config, LABEL_POLICY, type PodDns } from '../src/core/types.ts';
@@ -72,6 +76,28 @@ interface Variant {
   policy: string | undefined;
   conf: RenderedResolvConf;
   summary: string;
+  /**
+   * NodeLocal DNSCache in iptables (transparent) mode: the cache answers the kube-dns IP itself, on the node and
+   * NOTRACK, so none of the pod's queries takes the conntrack path. The lab's server on the kube-dns IP plays the cache.
+   */
+  transparent: boolean;
+}
+
+/** A cluster whose NodeLocal DNSCache runs in transparent mode (-localip lists the kube-dns IP), as the engine sees it. */
+function transparentCluster(config: Config): ClusterFacts {
+  const ds = projectDaemonSet(nodeLocalDaemonSet({ transparent: true }));
+  return assembleFacts(
+    config.discovery,
+    {
+      origin: 'bench:dns',
+      services: new Map([['kube-system/kube-dns', projectService(kubeDnsService([KUBE_DNS]))]]),
+      configMaps: new Map([['kube-system/coredns', projectConfigMap(coreDnsConfigMap())]]),
+      daemonSets: [ds].filter((d): d is DaemonSetView => d !== undefined),
+      policiesOf: () => [],
+      unknown: {},
+    },
+    NAMESPACE,
+  );
 }
 
 function loadConfig(): Config {
@@ -87,7 +113,14 @@ function examplePod(): Record<string, unknown> {
 }
 
 /** The pod's DNS after dns-tuner (or untouched), rendered as kubelet writes it on an `ec2.internal` node. */
-function buildVariant(key: string, title: string, note: string, config: Config, policy: string | undefined): Variant {
+function buildVariant(
+  key: string,
+  title: string,
+  note: string,
+  config: Config,
+  policy: string | undefined,
+  clusterFacts?: ClusterFacts,
+): Variant {
   const raw = examplePod();
   const view = parsePodView(raw);
   if (!view.ok) throw new Error(view.error);
@@ -100,6 +133,7 @@ function buildVariant(key: string, title: string, note: string, config: Config, 
       namespaceInfo: { name: NAMESPACE, labels: { [LABEL_POLICY]: policy }, annotations: {} },
       pod: view.pod,
       raw,
+      clusterFacts,
     });
     if (decision.action !== 'mutate') throw new Error(`policy ${policy}: expected a mutation, got ${decision.action}`);
     dns = decision.after;
@@ -109,13 +143,14 @@ function buildVariant(key: string, title: string, note: string, config: Config, 
     { ...dns, hostNetwork: view.pod.hostNetwork },
     {
       namespace: NAMESPACE,
-      clusterDomain: config.clusterDomain,
+      clusterDomain: config.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN,
       clusterDNS: config.clusterDNS === undefined ? [] : [config.clusterDNS],
       hostSearchDomains: NODE_SEARCH,
     },
   );
   if (conf.warnings.length > 0) throw new Error(`${key}: kubelet would warn: ${conf.warnings.join('; ')}`);
-  return { key, title, note, config, policy, conf, summary };
+  const transparent = clusterFacts !== undefined && conf.nameservers.every((ip) => ip === KUBE_DNS);
+  return { key, title, note, config, policy, conf, summary, transparent };
 }
 
 function variants(): Variant[] {
@@ -140,6 +175,20 @@ function variants(): Variant[] {
       ),
     );
   }
+  if (config.policies.default?.nodeLocal) {
+    list.push(
+      buildVariant(
+        'default-transparent',
+        'dns-tuner `default`, NodeLocal DNSCache in transparent mode',
+        'The same policy in a cluster whose cache runs in iptables mode (`-localip` also lists the kube-dns IP): ' +
+          'dns-tuner gives options only (reason `node-local-transparent`), the pod keeps kube-dns as its one ' +
+          'nameserver, and the cache answers it on the node.',
+        config,
+        'default',
+        transparentCluster(config),
+      ),
+    );
+  }
   if (config.policies.default?.nodeLocal && config.hostSearchDomains.length === 0) {
     list.push(
       buildVariant(
@@ -161,6 +210,8 @@ function sentTotal(result: LabLookupResult): number {
 interface Healthy {
   queries: number;
   toKubeDns: number;
+  /** Queries through the kube-proxy DNAT and conntrack: those to kube-dns, unless the cache answers that IP. */
+  conntrack: number;
   resolved: boolean;
   error: string | undefined;
   medianMs: number;
@@ -203,6 +254,7 @@ async function measureHealthy(v: Variant, forms: NameForm[], muslBinary: string)
       healthy.set(`${resolver} ${form.name}`, {
         queries: sentTotal(first),
         toKubeDns: sentTo(first, KUBE_DNS),
+        conntrack: v.transparent ? 0 : sentTo(first, KUBE_DNS),
         resolved: first.resolved,
         error: first.error,
         medianMs: median(runs.map((r) => r.elapsedMs)),
@@ -222,6 +274,8 @@ async function measureOutage(
   muslBinary: string,
 ): Promise<Outage> {
   if (!v.conf.nameservers.includes(down)) return { kind: 'n/a', why: 'not in resolv.conf' };
+  // The cache owns the kube-dns IP: stopping gracefully, it hands it back to CoreDNS (the lab cannot show that).
+  if (v.transparent) return { kind: 'n/a', why: 'transparent: the cache answers the kube-dns IP' };
   try {
     const result = await runLab(
       {
@@ -312,6 +366,7 @@ function detailTable(rows: Row[]): string {
       'resolver',
       'queries sent',
       'to kube-dns',
+      'through conntrack',
       'resolves',
       'healthy (ms)',
       'node-local dropping',
@@ -322,6 +377,7 @@ function detailTable(rows: Row[]): string {
       r.resolver,
       `${r.healthy.queries}${r.healthy.unstable ? ' (varied)' : ''}`,
       String(r.healthy.toKubeDns),
+      String(r.healthy.conntrack),
       r.healthy.resolved ? 'yes' : `**no** (${r.healthy.error ?? 'no address'})`,
       ms(r.healthy.medianMs),
       outageCell(r.nodeLocalDown),
@@ -364,6 +420,7 @@ function summaryTable(results: Array<{ variant: Variant; rows: Row[] }>): string
         resolver,
         String(sum((r) => r.healthy.queries)),
         String(sum((r) => r.healthy.toKubeDns)),
+        String(sum((r) => r.healthy.conntrack)),
         `${mine.filter((r) => r.healthy.resolved).length}/${mine.length}`,
         ms(sum((r) => r.healthy.medianMs)),
         outageTotal(mine.map((r) => r.nodeLocalDown)),
@@ -377,6 +434,7 @@ function summaryTable(results: Array<{ variant: Variant; rows: Row[] }>): string
       'resolver',
       'queries sent',
       'to kube-dns',
+      'through conntrack',
       'resolve',
       'healthy (ms)',
       'node-local dropping',
@@ -425,8 +483,10 @@ function report(results: Array<{ variant: Variant; rows: Row[] }>, startedAt: Da
     '',
     '- **queries sent**: DNS query packets the resolver sent for one lookup (A and AAAA count separately), from ' +
       "the servers' query logs plus what an iptables DROP rule caught. **to kube-dns**: those sent to the kube-dns " +
-      'Service IP — in a cluster, the packets that go through the kube-proxy DNAT and conntrack (the path of the ' +
-      '5-second A/AAAA race); node-local traffic is NOTRACK. Both measured healthy.',
+      'Service IP. **through conntrack**: of those, the packets that go through the kube-proxy DNAT and conntrack ' +
+      '(the path of the 5-second A/AAAA race): all of them, unless NodeLocal DNSCache runs in transparent mode and ' +
+      'answers the kube-dns IP itself (NOTRACK, like all node-local traffic; the lab server on that IP plays the ' +
+      'cache then). Both measured healthy.',
     `- **healthy (ms)**: median of ${REPEATS} lookups, including the hand-off to the resolver process (a pipe to ` +
       'the glibc worker, a spawn of the static musl program), so read it as relative.',
     '- **node-local dropping** / **kube-dns dropping**: one lookup while that server drops every packet (iptables ' +
@@ -456,6 +516,12 @@ function report(results: Array<{ variant: Variant; rows: Row[] }>, startedAt: Da
       '',
     );
   }
+  const sumOf = (key: string, resolver: LabResolver, field: 'queries' | 'conntrack') =>
+    String(
+      (results.find((r) => r.variant.key === key)?.rows ?? [])
+        .filter((r) => r.resolver === resolver)
+        .reduce((sum, r) => sum + r.healthy[field], 0),
+    );
   const span = (key: string, resolver: LabResolver, column: 'nodeLocalDown' | 'kubeDnsDown') =>
     timeSpan(results.find((r) => r.variant.key === key)?.rows.filter((r) => r.resolver === resolver) ?? [], column);
   parts.push(
@@ -476,6 +542,15 @@ function report(results: Array<{ variant: Variant; rows: Row[] }>, startedAt: Da
     '- **ndots:3** sends names with 3 or more dots as-is first (2 queries instead of 10 for ' +
       '`s3.eu-west-1.amazonaws.com`); names with fewer dots still walk the search list, so 1- and 2-dot external ' +
       'names cost as many queries as before, one fewer search domain without the node one.',
+    '- **Transparent mode.** Where the cache already answers the kube-dns IP, the `default` policy gives options ' +
+      'only: the pod keeps kube-dns as its one nameserver, and no query takes the conntrack path without any rewrite ' +
+      `(through conntrack: glibc ${sumOf('default-transparent', 'glibc', 'conntrack')}, musl ` +
+      `${sumOf('default-transparent', 'musl', 'conntrack')}; with the link-local rewrite ${sumOf('default', 'glibc', 'conntrack')} ` +
+      `and ${sumOf('default', 'musl', 'conntrack')}). musl sends ${sumOf('default-transparent', 'musl', 'queries')} queries ` +
+      `instead of the rewrite's ${sumOf('default', 'musl', 'queries')} (one nameserver to ask, not two); glibc ` +
+      `${sumOf('default-transparent', 'glibc', 'queries')} instead of ${sumOf('kubernetes', 'glibc', 'queries')} untouched ` +
+      '(ndots:3; kubelet keeps the node search domain under ClusterFirst). The fail-over to CoreDNS while the cache ' +
+      'restarts stays built in.',
     '- **`options-only`** changes no query count; it shortens the outage (glibc ' +
       `${span('options-only', 'glibc', 'kubeDnsDown')}, musl ${span('options-only', 'musl', 'kubeDnsDown')}) and ` +
       'sends A and AAAA on separate sockets (`single-request-reopen`, against the conntrack race, not visible here).',

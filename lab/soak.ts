@@ -33,8 +33,9 @@ import vm from 'node:vm';
 import jsonpatch from 'fast-json-patch';
 import { pino } from 'pino';
 import { metricValue, readyz, scrape } from './client.ts';
-import { eventually } from './eventually.ts';
 // The one import of test/ from lab/, until fake-kube-api.ts moves here (it is being rewritten on another branch).
+import { seedClusterDns } from './cluster-dns.ts';
+import { eventually } from './eventually.ts';
 import { type FakeKubeApi, startFakeKubeApi } from './fake-kube-api.ts';
 import { startApp } from './in-process.ts';
 import { ROOT, SERVICE_NAME } from './paths.ts';
@@ -485,6 +486,8 @@ async function soak(
   cleanups.push(() => fake.close());
   fake.create('shop', { labels: { [POLICY_LABEL]: 'default' } });
   fake.create('legacy');
+  // A cluster with NodeLocal DNSCache: the default policy points pods at it.
+  seedClusterDns(fake);
 
   let ndots = 3;
   let edits = 0;

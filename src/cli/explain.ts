@@ -12,13 +12,14 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import type { ClusterFactsReader } from '../cluster/source.ts';
 import { loadConfig } from '../config/load.ts';
 import { objectsOf, POD_TEMPLATE_PATHS, parseNames, parseYamlDocuments, type WhatIf } from '../dryrun/input.ts';
 import type { DryRunReport } from '../dryrun/report.ts';
 import { createDryRunService } from '../dryrun/service.ts';
 import { formatReportText } from '../dryrun/text.ts';
 import { DnsTunerError, ERRORS, type ErrorCode, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, isExpected } from '../errors.ts';
-import { createFileNamespaceSource } from '../namespaces/file-source.ts';
+import { openObjectFile } from '../namespaces/file-source.ts';
 import type { NamespaceSource } from '../namespaces/source.ts';
 
 /** Where `POST /dry-run` lives on a running webhook (src/http/dry-run.ts serves it; no HTTP code is imported here). */
@@ -39,10 +40,15 @@ Input
 
 Offline (default): the webhook's own code, no cluster needed
       --config FILE         policy configuration (YAML); default: the built-in configuration
-      --namespaces FILE     Namespaces (YAML, as kubectl get ns -o yaml prints them); without it and without
+      --namespaces FILE     what the cluster holds, as kubectl get -o yaml prints it (Lists, --- streams):
+                            Namespaces, NetworkPolicies, the kube-dns Service, the CoreDNS ConfigMap, DaemonSets:
+                              (kubectl get ns,networkpolicies -A -o yaml; echo ---;
+                               kubectl -n kube-system get svc/kube-dns cm/coredns ds -o yaml) > cluster.yaml
+                            A kind not in it is not checked: the config is trusted for it. Without it and without
                             --label/--annotation nothing is known about the namespace and the pod is skipped
       --label K=V           "what if" the namespace had this label, e.g. --label dns-tuner.io/policy=default
-      --annotation K=V      "what if" the namespace had this annotation (both repeatable; replace --namespaces)
+      --annotation K=V      "what if" the namespace had this annotation (both repeatable; they replace the
+                            file's Namespaces, not its other objects)
 
 Against a running webhook
       --server URL          e.g. https://localhost:9443: POST each object to URL/dry-run
@@ -260,11 +266,15 @@ type Runner = (object: unknown) => Promise<RunResult>;
 async function offlineRunner(flags: ExplainFlags): Promise<Runner> {
   const config = await loadConfig(flags.config);
   let namespaces: NamespaceSource | null = null;
-  if (flags.namespaces !== undefined && flags.whatIf === undefined) {
-    namespaces = createFileNamespaceSource(flags.namespaces);
-    await namespaces.start();
+  let clusterFacts: ClusterFactsReader | null = null;
+  if (flags.namespaces !== undefined) {
+    const file = openObjectFile(flags.namespaces, config.discovery);
+    await file.clusterFacts.start();
+    clusterFacts = file.clusterFacts;
+    // --label/--annotation replace what the file says of the namespace; its other objects still count.
+    if (flags.whatIf === undefined) namespaces = file.namespaces;
   }
-  const dryRun = createDryRunService({ getConfig: () => config, namespaces });
+  const dryRun = createDryRunService({ getConfig: () => config, namespaces, clusterFacts });
   return async (object) => {
     try {
       const { report } = await dryRun.run(object, {

@@ -70,7 +70,7 @@ const SPECS = {
     key: 'namespaces',
     env: 'DNS_TUNER_NAMESPACES',
     valueName: 'FILE',
-    help: 'read Namespaces from this YAML file instead of the cluster',
+    help: 'read Namespaces (and NetworkPolicies, kube-dns, CoreDNS, DaemonSets) from this YAML file, not the cluster',
     ...filePath,
   },
   kubeconfig: {

@@ -5,8 +5,8 @@
 import { z } from 'zod';
 import { formatIp, notANameserver, parseIp } from '../core/ip.ts';
 import { parseOption } from '../core/resolver-options.ts';
-import type { Config, Policy } from '../core/types.ts';
-import { isDnsSubdomain } from '../core/validation.ts';
+import { type Config, DEFAULT_DISCOVERY, NODE_LOCAL_MODES, type ObjectRef, type Policy } from '../core/types.ts';
+import { isDnsLabel, isDnsSubdomain } from '../core/validation.ts';
 import { describeIssues } from '../zod/issues.ts';
 
 /**
@@ -30,6 +30,27 @@ const ip = (field: string) =>
 const domain = z.string().refine((s) => isDnsSubdomain(s.replace(/\.$/, '')), {
   error: (i) => `"${String(i.input)}" is not a DNS subdomain (RFC 1123)`,
 });
+
+/** `namespace/name` of a namespaced object: a DNS label, a slash, a DNS subdomain. */
+const objectRef = z.string().transform((text, ctx): ObjectRef => {
+  const [namespace = '', name = '', ...rest] = text.split('/');
+  if (rest.length === 0 && isDnsLabel(namespace) && isDnsSubdomain(name)) return { namespace, name };
+  ctx.addIssue({ code: 'custom', message: `"${text}" is not namespace/name`, input: text });
+  return z.NEVER;
+});
+
+const namespaceName = z.string().refine((s) => isDnsLabel(s), {
+  error: (i) => `"${String(i.input)}" is not a namespace name (RFC 1123 label)`,
+});
+
+/** Where the cluster facts are looked for (docs/adr/0010-cluster-aware-decisions.md); read once, at start. */
+const discoverySchema = z
+  .object({
+    kubeDnsService: objectRef.default(DEFAULT_DISCOVERY.kubeDnsService),
+    coreDnsConfigMap: objectRef.default(DEFAULT_DISCOVERY.coreDnsConfigMap),
+    nodeLocalNamespace: namespaceName.default(DEFAULT_DISCOVERY.nodeLocalNamespace),
+  })
+  .strict();
 
 const option = z.string().transform((token, ctx) => {
   const parsed = parseOption(token);
@@ -56,9 +77,12 @@ const policySchema = z
 
 export const configSchema = z
   .object({
-    clusterDomain: domain.default('cluster.local'),
+    // Both optional: discovered from the cluster when unset, verified against it when set.
+    clusterDomain: domain.optional(),
     clusterDNS: ip('clusterDNS').optional(),
     nodeLocalDNS: ip('nodeLocalDNS').optional(),
+    nodeLocalMode: z.enum(NODE_LOCAL_MODES).default('auto'),
+    discovery: discoverySchema.default({ ...DEFAULT_DISCOVERY }),
     hostSearchDomains: z.array(domain).default([]),
     mode: z.enum(['enforce', 'dry-run']).default('enforce'),
     policies: z
@@ -75,27 +99,21 @@ export const configSchema = z
           message: 'nodeLocal: true needs nodeLocalDNS',
         });
       }
-      if (p.nodeLocal && p.fallback && !cfg.clusterDNS) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['policies', name, 'fallback'],
-          message: 'fallback: true needs clusterDNS',
-        });
-      }
     }
   })
   .transform((cfg): Config => ({ ...cfg, policies: { default: builtInDefault(cfg), ...cfg.policies } }));
 
 /**
  * `default` always exists. When the file does not define it, it is what production injectors ship
- * (ndots 3, single-request-reopen, timeout:1, attempts:2), pointed at node-local DNS only when the file names it.
+ * (ndots 3, single-request-reopen, timeout:1, attempts:2), pointed at node-local DNS only when the file names it,
+ * with the kube-dns fallback (configured or discovered: without one, the pod gets the options only).
  */
-function builtInDefault(cfg: { clusterDNS?: string | undefined; nodeLocalDNS?: string | undefined }): Policy {
+function builtInDefault(cfg: { nodeLocalDNS?: string | undefined }): Policy {
   return {
     ndots: 3,
     options: [{ name: 'single-request-reopen' }, { name: 'timeout', value: '1' }, { name: 'attempts', value: '2' }],
     nodeLocal: cfg.nodeLocalDNS !== undefined,
-    fallback: cfg.clusterDNS !== undefined,
+    fallback: true,
     podOverrides: true,
   };
 }

@@ -19,22 +19,35 @@ export interface NodeLocalDns {
   mode: NodeLocalMode;
   /** Every address of `-localip`, as Go prints it: the link-local one, and in transparent mode a kube-dns IP. */
   ips: string[];
-  /** Every node the DaemonSet is scheduled on has an available cache pod. */
+  /** The cache answers somewhere: see daemonSetAvailable. */
   available: boolean;
   /** `namespace/name` of the DaemonSet. */
   daemonSet: string;
+  /** Its status: nodes that should run a cache pod, and those whose pod is available. */
+  pods: { desired: number; available: number };
 }
 
-/** What the engine knows of the cluster. */
+/**
+ * What the engine knows of the cluster, as plain data read by an adapter (the API server, or an offline file).
+ * Each fact is undefined when it could not be read (RBAC, not in the file): the config is then trusted for it, and
+ * `unknown` says why.
+ */
 export interface ClusterFacts {
-  /** The kube-dns Service's `spec.clusterIPs` (one per family on dual-stack), as Go prints them. */
-  kubeDnsIps: string[];
-  /** The cluster domain from the CoreDNS Corefile; kubelet's own value is not readable through the API. */
-  clusterDomain?: string | undefined;
-  nodeLocal?: NodeLocalDns | undefined;
-  /** Every namespace's NetworkPolicies. */
-  networkPolicies: NetworkPolicy[];
+  /** Where the facts come from, for messages: `the cluster`, `file cluster.yaml`. */
+  origin: string;
+  /** The kube-dns Service: its `spec.clusterIPs` (one per family on dual-stack); none when absent or headless. */
+  kubeDns?: { service: string; found: boolean; ips: string[] } | undefined;
+  /** The CoreDNS ConfigMap: the zones of its Corefile's `kubernetes` plugin, the cluster domain first. */
+  coreDns?: { configMap: string; found: boolean; zones: string[] } | undefined;
+  /** The DaemonSets that run node-cache (`-localip`), in the namespace where the cache is looked for. */
+  nodeLocalDaemonSets?: DaemonSetView[] | undefined;
+  /** The NetworkPolicies of the pod's namespace (the adapters narrow them: the others never select the pod). */
+  networkPolicies?: NetworkPolicy[] | undefined;
+  /** Why a fact is undefined. */
+  unknown: Partial<Record<ClusterFact, string>>;
 }
+
+export type ClusterFact = 'kubeDns' | 'coreDns' | 'nodeLocalDaemonSets' | 'networkPolicies';
 
 export interface ContainerView {
   name: string;
@@ -97,15 +110,19 @@ export function nodeLocalFromDaemonSet(ds: DaemonSetView, kubeDnsIps: readonly s
     ips: ips.map(formatIp),
     available: ips.length === entries.length && daemonSetAvailable(ds),
     daemonSet: `${ds.namespace}/${ds.name}`,
+    pods: { desired: ds.desiredNumberScheduled, available: ds.numberAvailable },
   };
 }
 
 /**
- * Every node the DaemonSet should run on has an available pod. A pod created now may land on any of them, and one
- * without a cache pays the resolver `timeout` on every lookup before the fallback.
+ * Some node has an available cache pod. Not "every node": a rolling update of the DaemonSet takes one pod after
+ * another away (maxUnavailable, ~20 s each: kubernetes/dns#310), so "every node" would be false for the whole
+ * rollout and flip every new pod to options only and back. A pod that lands on a node whose cache restarts resolves
+ * through the kube-dns fallback after `timeout` (the reason the fallback exists); with no cache pod anywhere, the
+ * rewrite only costs and the pod gets options only.
  */
 export function daemonSetAvailable(ds: Pick<DaemonSetView, 'desiredNumberScheduled' | 'numberAvailable'>): boolean {
-  return ds.desiredNumberScheduled > 0 && ds.numberAvailable >= ds.desiredNumberScheduled;
+  return ds.desiredNumberScheduled > 0 && ds.numberAvailable > 0;
 }
 
 interface Token {
@@ -230,18 +247,25 @@ function isReverseZone(zone: string): boolean {
 }
 
 /**
- * The cluster domain a CoreDNS Corefile serves: the first forward zone of the first `kubernetes` plugin
- * (`kubernetes cluster.local in-addr.arpa ip6.arpa {`), or of its server block when the plugin names none
- * (https://coredns.io/plugins/kubernetes/). Undefined when no `kubernetes` plugin names a domain.
+ * The forward zones the `kubernetes` plugins of a CoreDNS Corefile serve, in order
+ * (`kubernetes cluster.local in-addr.arpa ip6.arpa {` → `[cluster.local]`), each plugin's own or, when it names none,
+ * its server block's (https://coredns.io/plugins/kubernetes/). The first is the cluster domain; a configured domain
+ * that is any of them is served.
  */
-export function clusterDomainFromCorefile(corefile: string): string | undefined {
+export function kubernetesZones(corefile: string): string[] {
+  const found = new Set<string>();
   for (const block of serverBlocks(lex(corefile))) {
     for (const [name, ...zones] of block.directives) {
       if (name !== 'kubernetes') continue;
-      const candidates = (zones.length > 0 ? zones : block.keys).map(zoneName);
-      const domain = candidates.find((zone) => !isReverseZone(zone) && isDnsSubdomain(zone));
-      if (domain !== undefined) return domain;
+      for (const zone of (zones.length > 0 ? zones : block.keys).map(zoneName)) {
+        if (!isReverseZone(zone) && isDnsSubdomain(zone)) found.add(zone);
+      }
     }
   }
-  return undefined;
+  return [...found];
+}
+
+/** The cluster domain a CoreDNS Corefile serves: its first `kubernetes` zone; undefined when none names a domain. */
+export function clusterDomainFromCorefile(corefile: string): string | undefined {
+  return kubernetesZones(corefile)[0];
 }

@@ -4,11 +4,16 @@
  */
 import jsonpatch from 'fast-json-patch';
 import { describeValue, readSkip } from './annotations.ts';
+import type { ClusterFacts } from './cluster.ts';
+import { checkNodeLocal, clusterView, resolveConfig } from './cluster-rules.ts';
 import { buildTarget } from './dns-target.ts';
 import { formatOption } from './resolver-options.ts';
 import { resolveSettings } from './settings.ts';
 import {
+  type ActionReason,
   ANNOTATION_APPLIED,
+  CLUSTER_REASONS,
+  type ClusterReason,
   type Config,
   type Decision,
   type IgnoredAnnotation,
@@ -41,14 +46,28 @@ export interface DecideInput {
   pod: PodView;
   /** The raw pod object exactly as received: copied on write and diffed, never parsed. */
   raw: Record<string, unknown>;
+  /**
+   * What the cluster says (src/core/cluster.ts), NetworkPolicies narrowed to the pod's namespace; undefined when
+   * nothing is known of it: the config is trusted, as without cluster facts.
+   */
+  clusterFacts?: ClusterFacts | undefined;
 }
 
-/** The reason logged and counted for each non-skip action (skips carry their own `SkipReason`). */
+/**
+ * The reason logged and counted for each non-skip action (skips carry their own `SkipReason`); a `mutate` whose
+ * node-local rewrite the cluster declined carries the cluster's reason instead (CLUSTER_REASONS).
+ */
 export const ACTION_REASON = {
   mutate: 'policy-applied',
   'dry-run': 'mode-dry-run',
   unchanged: 'already-tuned',
-} as const;
+} as const satisfies Record<string, ActionReason>;
+
+const CLUSTER_REASON_SET: ReadonlySet<string> = new Set(CLUSTER_REASONS);
+
+function isClusterReason(reason: string | undefined): reason is ClusterReason {
+  return reason !== undefined && CLUSTER_REASON_SET.has(reason);
+}
 
 /**
  * The summary's length bound: it goes into our annotation (which counts against the apiserver's 256 KiB), the audit
@@ -120,10 +139,28 @@ export function decide(input: DecideInput): Decision {
     return skip('invalid-pod', message, policyName, `dns-tuner: pod not tuned, ${message}`);
   }
 
-  const resolved = resolveSettings(config, policyName, policy, namespaceInfo.annotations, pod, warnings);
+  // The cluster's kube-dns IP and domain replace what the config leaves unset; what it contradicts is never written.
+  const view = clusterView(config, input.clusterFacts);
+  const resolvedConfig = resolveConfig(config, view);
+  const resolved = resolveSettings(resolvedConfig, policyName, policy, namespaceInfo.annotations, pod, warnings);
   const { settings } = resolved;
   for (const entry of resolved.invalid) invalidAnnotations.push(entry);
-  const target = buildTarget(config, settings, namespace, pod, warnings);
+  const declined =
+    settings.nodeLocal.value && resolvedConfig.nodeLocalDNS !== undefined
+      ? checkNodeLocal(
+          {
+            view,
+            facts: input.clusterFacts,
+            fallback: settings.fallback.value,
+            namespace,
+            namespaceAnnotations: namespaceInfo.annotations,
+            labels: pod.labels,
+          },
+          warnings,
+          invalidAnnotations,
+        )
+      : undefined;
+  const target = buildTarget(resolvedConfig, settings, namespace, pod, warnings, declined);
   const before: PodDns = { dnsPolicy, ...(pod.dnsConfig ? { dnsConfig: pod.dnsConfig } : {}) };
   const after = target.after;
 
@@ -157,19 +194,28 @@ export function decide(input: DecideInput): Decision {
     nodeLocalDeclined: target.nodeLocalDeclined,
   };
   if (patch.length === 0) {
-    return { ...common, action: 'unchanged', warnings: warnings.list(), auditAnnotations: {} };
+    return {
+      ...common,
+      action: 'unchanged',
+      reason: ACTION_REASON.unchanged,
+      warnings: warnings.list(),
+      auditAnnotations: {},
+    };
   }
   if (settings.mode.value === 'dry-run') {
     return {
       ...common,
       action: 'dry-run',
+      reason: ACTION_REASON['dry-run'],
       warnings: warnings.list([`dns-tuner dry-run: would set ${summary}`]),
       auditAnnotations: { policy: policyName, 'dry-run-would-set': summary },
     };
   }
+  const declinedBy = target.nodeLocalDeclined?.reason;
   return {
     ...common,
     action: 'mutate',
+    reason: isClusterReason(declinedBy) ? declinedBy : ACTION_REASON.mutate,
     warnings: warnings.list(),
     auditAnnotations: { policy: policyName, applied: summary },
   };

@@ -11,7 +11,7 @@
  */
 import { clusterSearches, fitSearches, KUBELET_NDOTS, omitDuplicates } from './resolv-conf.ts';
 import type { ResolverOption } from './resolver-options.ts';
-import type { Config, NodeLocalDeclinedReason, PodDns, PodDnsConfig, PodView, Settings } from './types.ts';
+import type { NodeLocalDeclinedReason, PodDns, PodDnsConfig, PodView, ResolvedConfig, Settings } from './types.ts';
 import { MAX_NAMESERVERS } from './validation.ts';
 import type { WarningList } from './warnings.ts';
 
@@ -28,20 +28,27 @@ type NodeLocalForm =
   | { ok: true; nameservers: string[]; searches: string[] }
   | { ok: false; reason: NodeLocalDeclinedReason; message: string };
 
-/** Expects a pod within the apiserver's limits (decide checks `invalidPodProblem` first): every step is linear. */
+/**
+ * Expects a pod within the apiserver's limits (decide checks `invalidPodProblem` first): every step is linear.
+ * `declined`: the cluster's rules (./cluster-rules.ts) keep the pod from the cache, which they have said (warned) why.
+ */
 export function buildTarget(
-  config: Config,
+  config: ResolvedConfig,
   settings: Settings,
   namespace: string,
   pod: PodView,
   warnings: WarningList,
+  declined?: { reason: NodeLocalDeclinedReason; message: string } | undefined,
 ): Target {
   const own = pod.dnsConfig ?? {};
   const dnsPolicy = pod.dnsPolicy ?? 'ClusterFirst';
   let form: NodeLocalForm | undefined;
   if (settings.nodeLocal.value && config.nodeLocalDNS !== undefined) {
-    form = nodeLocalForm(config, config.nodeLocalDNS, settings.fallback.value, namespace, own, warnings);
-    if (!form.ok) warnings.add(`dns-tuner: options only: ${form.message}`);
+    if (declined !== undefined) form = { ok: false, ...declined };
+    else {
+      form = nodeLocalForm(config, config.nodeLocalDNS, settings.fallback.value, namespace, own, warnings);
+      if (!form.ok) warnings.add(`dns-tuner: options only: ${form.message}`);
+    }
   }
   const nodeLocal = form?.ok === true;
 
@@ -81,7 +88,7 @@ function appendMissingOptions(author: readonly ResolverOption[], ours: ResolverO
 }
 
 function nodeLocalForm(
-  config: Config,
+  config: ResolvedConfig,
   nodeLocalDNS: string,
   fallbackWanted: boolean,
   namespace: string,
@@ -91,7 +98,11 @@ function nodeLocalForm(
   // The kube-dns fallback is the pod's path to cluster DNS while the cache restarts (~20 s per node on upgrades,
   // kubernetes/dns#310): without its address there is no honest node-local form.
   if (fallbackWanted && config.clusterDNS === undefined) {
-    return { ok: false, reason: 'no-cluster-dns', message: 'no clusterDNS configured for the kube-dns fallback' };
+    return {
+      ok: false,
+      reason: 'no-cluster-dns',
+      message: 'no clusterDNS configured or discovered for the kube-dns fallback',
+    };
   }
   const fallback = fallbackWanted ? config.clusterDNS : undefined;
 

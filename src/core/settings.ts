@@ -54,6 +54,7 @@ export function resolveSettings(
   };
   misplaced(ANNOTATIONS.skip, 'namespace-annotation', namespaceAnnotations[ANNOTATIONS.skip]);
   misplaced(ANNOTATIONS.podOverrides, 'pod-annotation', pod.annotations[ANNOTATIONS.podOverrides]);
+  misplaced(ANNOTATIONS.nodeLocalReachable, 'pod-annotation', pod.annotations[ANNOTATIONS.nodeLocalReachable]);
   apply(settings, ns.refinement, 'namespace-annotation', config, warnings, invalid, namespaceAnnotations);
   if (ns.refinement.podOverrides !== undefined) {
     settings.podOverrides = sourced(ns.refinement.podOverrides, 'namespace-annotation', ANNOTATIONS.podOverrides);

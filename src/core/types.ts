@@ -13,6 +13,11 @@ export const ANNOTATIONS = {
   mode: 'dns-tuner.io/mode',
   podOverrides: 'dns-tuner.io/pod-overrides',
   skip: 'dns-tuner.io/skip',
+  /**
+   * A namespace's assertion that its pods may reach the NodeLocal DNSCache, where policies dns-tuner does not read
+   * (Cilium, Calico, AdminNetworkPolicy) allow it: `"true"` skips the NetworkPolicy check.
+   */
+  nodeLocalReachable: 'dns-tuner.io/node-local-reachable',
 } as const;
 
 export type AnnotationKey = (typeof ANNOTATIONS)[keyof typeof ANNOTATIONS];
@@ -33,15 +38,54 @@ export interface Policy {
   podOverrides: boolean;
 }
 
+/**
+ * How pods that ask for node-local get it. `auto` follows the NodeLocal DNSCache found in the cluster (its mode and
+ * whether it has available pods); the others are for clusters where detection cannot work (no RBAC, the cache in
+ * another namespace, a CNI that hides it): `link-local` always rewrites to the cache IP, `transparent` and `off` give
+ * options only.
+ */
+export const NODE_LOCAL_MODES = ['auto', 'link-local', 'transparent', 'off'] as const;
+export type NodeLocalModeSetting = (typeof NODE_LOCAL_MODES)[number];
+
+/** `namespace/name` of an object the cluster facts read. */
+export interface ObjectRef {
+  namespace: string;
+  name: string;
+}
+
+/** Where the cluster facts are looked for. */
+export interface Discovery {
+  /** The kube-dns Service (kubespray names it `coredns`). */
+  kubeDnsService: ObjectRef;
+  /** The CoreDNS ConfigMap whose Corefile names the cluster domain. */
+  coreDnsConfigMap: ObjectRef;
+  /** Where the NodeLocal DNSCache DaemonSet runs (any name: it is recognised by its `-localip` argument). */
+  nodeLocalNamespace: string;
+}
+
+/** Where the cluster facts are looked for when the config does not say. */
+export const DEFAULT_DISCOVERY: Readonly<Discovery> = {
+  kubeDnsService: { namespace: 'kube-system', name: 'kube-dns' },
+  coreDnsConfigMap: { namespace: 'kube-system', name: 'coredns' },
+  nodeLocalNamespace: 'kube-system',
+};
+
 /** The validated policy configuration (see src/config/schema.ts for the file format). */
 export interface Config {
-  clusterDomain: string;
+  /** kubelet's --cluster-domain; unset: discovered from the CoreDNS Corefile, else kubelet's default. */
+  clusterDomain?: string | undefined;
+  /** The kube-dns Service IP; unset: discovered from the kube-dns Service. */
   clusterDNS?: string | undefined;
   nodeLocalDNS?: string | undefined;
+  nodeLocalMode: NodeLocalModeSetting;
+  discovery: Discovery;
   hostSearchDomains: string[];
   mode: Mode;
   policies: Record<string, Policy>;
 }
+
+/** The config with the cluster's values in place (src/core/cluster-rules.ts): what the pod's DNS is built from. */
+export type ResolvedConfig = Config & { clusterDomain: string };
 
 /** What the engine needs to know of a namespace: never the whole object. */
 export interface NamespaceInfo {
@@ -124,6 +168,27 @@ export const SKIP_REASONS = [
 export type SkipReason = (typeof SKIP_REASONS)[number];
 
 /**
+ * Why a pod whose policy asks for node-local gets the options only because of what the cluster says (not skips: the
+ * pod is still tuned, `mutated` with one of these instead of `policy-applied`). A runtime list for the same reason as
+ * SKIP_REASONS.
+ */
+export const CLUSTER_REASONS = [
+  /** The cache answers the kube-dns IP itself: ClusterFirst pods already reach it, with CoreDNS as fail-over. */
+  'node-local-transparent',
+  /** No cache serves nodeLocalDNS, or it has no available pods. */
+  'node-local-unavailable',
+  /** An egress NetworkPolicy selecting the pod does not let UDP 53 reach the cache. */
+  'node-local-blocked-by-networkpolicy',
+  /** The config's clusterDNS or clusterDomain contradicts the cluster: the webhook never writes what it does not serve. */
+  'cluster-dns-mismatch',
+] as const;
+
+export type ClusterReason = (typeof CLUSTER_REASONS)[number];
+
+/** The reason of a decision that is not a skip: the action's own, or why the cluster kept the pod on options only. */
+export type ActionReason = 'policy-applied' | 'mode-dry-run' | 'already-tuned' | ClusterReason;
+
+/**
  * A `dns-tuner.io/*` annotation (or the skip label) that was not taken as written. Bounded: at most one per key and
  * place, so the caller can count `dns_tuner_invalid_annotations_total{annotation}` without reading warnings.
  */
@@ -139,12 +204,15 @@ export interface IgnoredAnnotation {
   problem: 'invalid' | 'not-allowed' | 'unconfigured';
 }
 
-/** Why a node-local rewrite was declined in favour of options only (ADR 2). */
+/** Why a node-local rewrite was declined in favour of options only (ADR 2, and the cluster's rules: ADR 10). */
 export type NodeLocalDeclinedReason =
   /** The author's nameservers that kubelet would keep, node-local and the kube-dns fallback do not fit in 3. */
   | 'nameservers-full'
-  /** The policy wants the kube-dns fallback but the config names no clusterDNS. */
-  | 'no-cluster-dns';
+  /** The policy wants the kube-dns fallback but no clusterDNS is configured or discovered. */
+  | 'no-cluster-dns'
+  /** The config's nodeLocalMode is `off`. */
+  | 'node-local-off'
+  | ClusterReason;
 
 export interface PodDns {
   dnsPolicy: string;
@@ -171,6 +239,8 @@ export type Decision =
   | {
       /** `unchanged`: the pod already carries the result (reinvocation, replay) — the patch is empty. */
       action: 'mutate' | 'dry-run' | 'unchanged';
+      /** ACTION_REASON of the action; for `mutate`, the cluster's reason when it kept the pod on options only. */
+      reason: ActionReason;
       policy: string;
       settings: Settings;
       before: PodDns;

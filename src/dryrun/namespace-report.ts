@@ -3,7 +3,8 @@
  * without annotations, so every value shown comes from the config, the namespace label or its annotations — with
  * where it came from. Pure.
  */
-import { ACTION_REASON, type DecideInput, decide } from '../core/decide.ts';
+import type { ClusterFacts } from '../core/cluster.ts';
+import { type DecideInput, decide } from '../core/decide.ts';
 import type { Config, Mode, NamespaceInfo, PodDns, Settings } from '../core/types.ts';
 import { LABEL_POLICY } from '../core/types.ts';
 import { DECISION_OF_ACTION, type ReviewDecision } from '../review/outcome.ts';
@@ -32,10 +33,15 @@ export interface NamespaceReport {
 /** The pod the report asks about: what the apiserver makes of a pod spec that says nothing about DNS. */
 const PLAIN_POD = { metadata: {}, spec: { dnsPolicy: 'ClusterFirst' } };
 
-export function buildNamespaceReport(config: Config, info: NamespaceInfo): NamespaceReport {
+export function buildNamespaceReport(
+  config: Config,
+  info: NamespaceInfo,
+  clusterFacts?: ClusterFacts | undefined,
+): NamespaceReport {
   const raw = structuredClone(PLAIN_POD);
   const input: DecideInput = {
     config,
+    clusterFacts,
     namespace: info.name,
     namespaceInfo: info,
     pod: { annotations: {}, labels: {}, hostNetwork: false, dnsPolicy: 'ClusterFirst', namespace: info.name },
@@ -73,7 +79,7 @@ export function buildNamespaceReport(config: Config, info: NamespaceInfo): Names
     ...common,
     mode: decision.settings.mode.value,
     decision: DECISION_OF_ACTION[decision.action],
-    reason: ACTION_REASON[decision.action],
+    reason: decision.reason,
     message: `${decision.policy}: ${decision.summary}`,
     settings: decision.settings,
     podDns: decision.after,

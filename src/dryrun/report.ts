@@ -6,6 +6,7 @@
  * build it here.
  */
 import { type AdmissionResponse, buildReviewResponse, podName } from '../admission/review.ts';
+import { clusterView, resolveConfig } from '../core/cluster-rules.ts';
 import type { DecideInput } from '../core/decide.ts';
 import { type RenderedResolvConf, type ResolvConfContext, renderResolvConf } from '../core/resolv-conf.ts';
 import type {
@@ -16,6 +17,7 @@ import type {
   PatchOperation,
   PodDns,
   PodView,
+  ResolvedConfig,
   Settings,
 } from '../core/types.ts';
 import { costTable } from '../resolver-model/cost-table.ts';
@@ -23,6 +25,7 @@ import { defaultWorld, type NameForm, type NameFormKind, nameForms } from '../re
 import type { LookupCost, Outcome, World } from '../resolver-model/query-cost.ts';
 import { resolverWarnings } from '../resolver-model/warnings.ts';
 import type { ReviewDecision, ReviewOutcome } from '../review/outcome.ts';
+import { buildClusterSection, type ClusterSection } from './cluster-section.ts';
 import { unifiedDiff } from './diff.ts';
 import type { DryRunTarget, InputForm } from './input.ts';
 
@@ -62,7 +65,7 @@ export interface PatchSection {
 }
 
 export interface ResolvConfSection {
-  /** What kubelet is assumed to run with (the config's clusterDNS, clusterDomain, hostSearchDomains). */
+  /** What kubelet is assumed to run with (clusterDNS and clusterDomain as in the Cluster section, hostSearchDomains). */
   node: { clusterDNS: string[]; clusterDomain: string; hostSearchDomains: string[] };
   before: RenderedResolvConf;
   after: RenderedResolvConf;
@@ -98,6 +101,8 @@ export interface CostRowReport {
 export interface QueryCostSection {
   model: string;
   rows: CostRowReport[];
+  /** What the table means for this cluster (e.g. transparent mode: the kube-dns IP is the node-local cache). */
+  notes: string[];
 }
 
 export type WarningSource = 'engine' | 'kubelet' | 'resolver';
@@ -143,6 +148,8 @@ export interface DryRunReport {
   dns: DnsSection | null;
   resolvConf: ResolvConfSection | null;
   queryCost: QueryCostSection | null;
+  /** The cluster's DNS as dns-tuner sees it, and what the pod's NetworkPolicies let through (when the engine ran). */
+  cluster: ClusterSection | null;
   warnings: ReportWarning[];
   /** The pod that was evaluated (for a workload: the pod its controller would create). */
   pod: Record<string, unknown> | undefined;
@@ -182,10 +189,14 @@ export function buildDryRunReport(input: ReportInput): DryRunReport {
   let dns: DnsSection | null = null;
   let resolvConf: ResolvConfSection | null = null;
   let queryCost: QueryCostSection | null = null;
+  let cluster: ClusterSection | null = null;
   const pod = engine?.input.pod;
-  if (pod !== undefined && decision !== undefined) {
+  if (engine !== undefined && pod !== undefined && decision !== undefined) {
+    cluster = buildClusterSection(engine.input, decision);
+    const view = clusterView(config, engine.input.clusterFacts);
+    const resolved = resolveConfig(config, view);
     dns = dnsSection(pod, decision);
-    const ctx = resolvContext(config, target.namespace);
+    const ctx = resolvContext(resolved, target.namespace);
     const before = renderResolvConf({ ...dns.before, hostNetwork: pod.hostNetwork }, ctx);
     const after = renderResolvConf({ ...dns.after, hostNetwork: pod.hostNetwork }, ctx);
     resolvConf = {
@@ -206,10 +217,21 @@ export function buildDryRunReport(input: ReportInput): DryRunReport {
     }
     // The node's own resolv.conf is not known here, so a pod on the host resolver has no modelled cost.
     if (after.type !== 'host' && before.type !== 'host') {
-      const forms = nameForms(target.namespace, config.clusterDomain, input.names ?? []);
+      const forms = nameForms(target.namespace, resolved.clusterDomain, input.names ?? []);
       const world = defaultWorld(forms);
       const rows = costRows(before, after, forms, world);
-      queryCost = { model: COST_MODEL, rows };
+      const notes: string[] = [];
+      const cache = view.nodeLocal.cache;
+      if (view.nodeLocal.mode === 'transparent' && cache !== undefined) {
+        const kubeDns = cache.ips.filter((ip) => after.nameservers.includes(ip));
+        if (kubeDns.length > 0) {
+          notes.push(
+            `transparent mode: ${kubeDns.join(', ')} is answered by the NodeLocal DNSCache on the node ` +
+              '(NOTRACK: no conntrack), and by CoreDNS while the cache restarts',
+          );
+        }
+      }
+      queryCost = { model: COST_MODEL, rows, notes };
       // A name that stops resolving on musl is said once: the "resolves now but will not" sentence.
       const lostOnMusl = new Set(
         rows.filter((r) => r.musl.before.resolves && !r.musl.after.resolves).map((r) => r.name),
@@ -244,6 +266,7 @@ export function buildDryRunReport(input: ReportInput): DryRunReport {
     dns,
     resolvConf,
     queryCost,
+    cluster,
     warnings,
     pod: target.request.object,
   };
@@ -323,8 +346,8 @@ function resolvLabel(afterIs: DnsSection['afterIs']): string {
   }
 }
 
-/** kubelet's view of the node, from the config: the cluster DNS IP, the domain and the node's search domains. */
-export function resolvContext(config: Config, namespace: string): ResolvConfContext {
+/** kubelet's view of the node: the cluster DNS IP and domain in force, and the config's node search domains. */
+export function resolvContext(config: ResolvedConfig, namespace: string): ResolvConfContext {
   return {
     namespace,
     clusterDomain: config.clusterDomain,

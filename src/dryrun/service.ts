@@ -6,6 +6,7 @@
  *
  * Bad input throws a DnsTunerError (../errors.ts) naming what is wrong; the outcome of a readable object is a value.
  */
+import type { ClusterFactsReader } from '../cluster/source.ts';
 import type { Config, NamespaceInfo } from '../core/types.ts';
 import { DnsTunerError } from '../errors.ts';
 import type { NamespaceLookup, NamespaceSource } from '../namespaces/source.ts';
@@ -32,6 +33,8 @@ export interface DryRunServiceDeps {
   yaml?: YamlIsolate | undefined;
   /** null: nothing is known about namespaces (explain offline without --namespaces); every namespace is unknown. */
   namespaces: NamespaceSource | null;
+  /** What the cluster says about DNS; null or absent: nothing, the config is trusted (the report says so). */
+  clusterFacts?: ClusterFactsReader | null | undefined;
   lookupTimeoutMs?: number | undefined;
 }
 
@@ -94,7 +97,12 @@ export function createDryRunService(deps: DryRunServiceDeps): DryRunService {
       }
       // One config for the whole run: a reload between the review and the report must not mix two configs.
       const config = deps.getConfig();
-      const pinned: ReviewServiceDeps = { getConfig: () => config, namespaces, lookupTimeoutMs };
+      const pinned: ReviewServiceDeps = {
+        getConfig: () => config,
+        namespaces,
+        clusterFacts: deps.clusterFacts,
+        lookupTimeoutMs,
+      };
       const outcome = await createReviewService(pinned).review(target.value.request);
       const report = buildDryRunReport({
         target: target.value,
@@ -115,7 +123,8 @@ export function createDryRunService(deps: DryRunServiceDeps): DryRunService {
         lookupTimeoutMs,
       }).lookupNamespace(name);
       if (!lookup.found) return { found: false, error: 'error' in lookup ? lookup.error : undefined };
-      return { found: true, report: buildNamespaceReport(config, lookup.namespace) };
+      const facts = deps.clusterFacts?.facts(name);
+      return { found: true, report: buildNamespaceReport(config, lookup.namespace, facts) };
     },
 
     async readYaml(text) {

@@ -4,6 +4,7 @@
  */
 import { formatOption } from '../core/resolver-options.ts';
 import type { PodDns, Settings, Sourced } from '../core/types.ts';
+import type { ClusterSection, EgressReport, ProtocolReport } from './cluster-section.ts';
 import type { NamespaceReport } from './namespace-report.ts';
 import type { CostCell, CostRowReport, DryRunReport, NamespaceSection } from './report.ts';
 
@@ -34,6 +35,8 @@ function reportLines(report: DryRunReport): string {
   if (report.settings !== null) {
     append(out, settingsLines(report.settings), '');
   }
+
+  if (report.cluster !== null) append(out, clusterLines(report.cluster), '');
 
   append(out, patchLines(report), '');
 
@@ -185,8 +188,84 @@ function costLines(report: DryRunReport): string[] {
       [1],
     ),
     `  model: ${cost.model}`,
-    ...notes(cost.rows).map((n) => `  note: ${n}`),
+    ...[...cost.notes, ...notes(cost.rows)].map((n) => `  note: ${n}`),
   ];
+}
+
+function clusterLines(cluster: ClusterSection): string[] {
+  const origin =
+    cluster.origin === null
+      ? 'no cluster facts: the config is trusted'
+      : `facts from ${cluster.origin}; what it does not hold is not checked and the config is trusted for it`;
+  const nodeLocal = cluster.nodeLocal;
+  const pods = nodeLocal.pods === undefined ? '' : ` (${nodeLocal.pods.available}/${nodeLocal.pods.desired} pods)`;
+  const availability =
+    nodeLocal.available === null ? '' : nodeLocal.available ? `, available${pods}` : `, NOT available${pods}`;
+  const mismatch = (m: string | undefined) => (m === undefined ? [] : [`  MISMATCH: ${m}`]);
+  const lines = [
+    `Cluster (${origin})`,
+    ...table(
+      ['FACT', 'VALUE', 'FROM'],
+      [
+        ['kube-dns IP', cluster.kubeDns.value ?? '(none)', cluster.kubeDns.from],
+        ['cluster domain', cluster.clusterDomain.value, cluster.clusterDomain.from],
+        ['node-local', `${nodeLocal.ip ?? '(none)'} ${nodeLocal.mode}${availability}`, nodeLocal.from],
+      ],
+    ),
+    ...mismatch(cluster.kubeDns.mismatch),
+    ...mismatch(cluster.clusterDomain.mismatch),
+  ];
+  if (nodeLocal.pod !== undefined) {
+    lines.push(
+      nodeLocal.pod.pointed
+        ? '  this pod: pointed at the node-local cache'
+        : `  this pod: options only (${nodeLocal.pod.reason}): ${nodeLocal.pod.message}`,
+    );
+  }
+  const policies = cluster.networkPolicies;
+  if (policies.status === 'not-known') {
+    lines.push(`  NetworkPolicies: not checked (${policies.note ?? 'not read'})`);
+  } else if (policies.status === 'not-isolated') {
+    lines.push('  NetworkPolicies: none selects the pod for egress: its DNS may go anywhere');
+  } else {
+    const more = policies.selectedCount - policies.selectedBy.length;
+    const names = policies.selectedBy.map((p) => `${p.namespace}/${p.name}`).join(', ');
+    lines.push(`  NetworkPolicies selecting the pod for egress: ${names}${more > 0 ? ` and ${more} more` : ''}`);
+    for (const [what, towards] of [
+      ['the node-local cache', policies.cache],
+      ['kube-dns', policies.kubeDns],
+    ] as const) {
+      if (towards !== undefined)
+        lines.push(`    to ${what} ${towards.ip}: ${egressText(towards, what === 'kube-dns')}`);
+    }
+    for (const note of policies.notes) lines.push(`    note: ${note}`);
+  }
+  if (policies.asserted) {
+    lines.push(
+      '  the namespace asserts the cache is reachable (dns-tuner.io/node-local-reachable: "true"): not checked',
+    );
+  }
+  if (policies.fix !== undefined) {
+    lines.push('  The NetworkPolicy that lets these pods reach the cache (kubectl apply -f -):');
+    append(lines, indent(indent(policies.fix.trimEnd().split('\n'))));
+  }
+  return lines;
+}
+
+/**
+ * What one destination gets. Pod/namespace selector rules never match the cache (a node address); towards kube-dns
+ * they do when they select the CoreDNS pods the Service forwards to, which dns-tuner does not read.
+ */
+function egressText(towards: EgressReport, kubeDns: boolean): string {
+  const one = (name: string, p: ProtocolReport) => {
+    if (p.allowed) return `${name} 53 allowed${p.allowedBy.length > 0 ? ` by ${p.allowedBy.join(', ')}` : ''}`;
+    const rules = p.podSelectorRules.join(', ');
+    if (p.podSelectorRules.length === 0) return `${name} 53 blocked`;
+    return kubeDns
+      ? `${name} 53 allowed if the selectors of ${rules} match the CoreDNS pods`
+      : `${name} 53 blocked (${rules} ${p.podSelectorRules.length === 1 ? 'selects' : 'select'} pods, never a node address)`;
+  };
+  return `${one('UDP', towards.udp)}; ${one('TCP', towards.tcp)}`;
 }
 
 /** The model's caveats, once each (they repeat on every row they apply to). */

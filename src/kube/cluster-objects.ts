@@ -12,6 +12,7 @@ import { z } from 'zod';
 import {
   clusterDomainFromCorefile,
   type DaemonSetView,
+  kubernetesZones,
   type NodeLocalDns,
   nodeLocalFromDaemonSet,
 } from '../core/cluster.ts';
@@ -108,6 +109,14 @@ export function configMapClusterDomain(raw: unknown): Projection<string | undefi
   if (!configMap.ok) return configMap;
   const corefile = configMap.value.data?.[COREFILE_KEY];
   return { ok: true, value: corefile === undefined ? undefined : clusterDomainFromCorefile(corefile) };
+}
+
+/** The `kubernetes` zones of the ConfigMap's Corefile, the cluster domain first; undefined when it has no Corefile. */
+export function configMapZones(raw: unknown): Projection<string[] | undefined> {
+  const configMap = project('ConfigMap', configMapSchema, raw);
+  if (!configMap.ok) return configMap;
+  const corefile = configMap.value.data?.[COREFILE_KEY];
+  return { ok: true, value: corefile === undefined ? undefined : kubernetesZones(corefile) };
 }
 
 // DaemonSet ---------------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ const CHECK_TIMEOUT_MS = 1_000;
 export function createReadinessMetrics(registry: Registry, checks: readonly ReadinessCheck[]): void {
   new Gauge({
     name: 'dns_tuner_ready',
-    help: '1 when the readiness check passes, 0 when it fails (the /readyz checks: namespaces, certificate, shutdown).',
+    help: '1 when the readiness check passes, 0 when it fails (the /readyz checks: namespaces, cluster-facts, certificate, shutdown).',
     labelNames: ['check'] as const,
     registers: [registry],
     async collect() {

@@ -1,13 +1,36 @@
 /**
- * The offline NamespaceSource: Namespace objects read from a YAML file (for `npm start`, tests and demos without a
- * cluster). Accepts what `kubectl get ns -o yaml` prints (a `List`/`NamespaceList` with `items`), a multi-document
- * stream of Namespaces (`---` separated), or a plain YAML sequence of them.
+ * The offline sources: Namespaces and the cluster-facts objects read from one YAML file (for `npm start`, `dns-tuner
+ * explain`, tests and demos without a cluster). Accepts what `kubectl get … -o yaml` prints (a `List` or `…List` with
+ * `items`), multi-document streams (`---` separated), or a plain YAML sequence of objects; every kind the cluster
+ * facts read (Namespace, NetworkPolicy, Service, ConfigMap, DaemonSet), in any mix:
+ *
+ *   (kubectl get ns,networkpolicies -A -o yaml; echo ---;
+ *    kubectl -n kube-system get svc/kube-dns cm/coredns ds -o yaml) > cluster.yaml
+ *
+ * An item without `kind` is a Namespace (older files). A kind absent from the file is a fact not known: the config is
+ * trusted for it, as without a file (so a file of Namespaces only behaves as it always did).
  */
 
 import { isMap, isNode, isSeq, LineCounter, parseAllDocuments } from 'yaml';
 import { z } from 'zod';
+import {
+  assembleFacts,
+  type ConfigMapEntry,
+  FACT_OF_RESOURCE,
+  FACT_RESOURCES,
+  type FactResource,
+  groupByNamespace,
+  projectConfigMap,
+  projectDaemonSet,
+  projectNetworkPolicy,
+  projectService,
+  type ServiceEntry,
+} from '../cluster/objects.ts';
+import type { ClusterFactsSource } from '../cluster/source.ts';
+import type { ClusterFact, DaemonSetView } from '../core/cluster.ts';
+import type { NetworkPolicy } from '../core/network-policy.ts';
 import { showValue } from '../core/show-value.ts';
-import type { NamespaceInfo } from '../core/types.ts';
+import { DEFAULT_DISCOVERY, type Discovery, type NamespaceInfo } from '../core/types.ts';
 import { DnsTunerError } from '../errors.ts';
 import { describeReadError, readSnapshot } from '../watch/files.ts';
 import { documentValue, locator, PARSE_OPTIONS } from '../yaml/locate.ts';
@@ -27,7 +50,6 @@ const stringMap = z.record(z.string(), z.string({ error: problem('a string') }),
 const namespaceSchema = z.object(
   {
     apiVersion: z.literal('v1', { error: problem('"v1"') }).optional(),
-    kind: z.literal('Namespace', { error: problem('"Namespace"') }).optional(),
     metadata: z.object(
       {
         name: z
@@ -43,10 +65,39 @@ const namespaceSchema = z.object(
   { error: problem('a Namespace object') },
 );
 
+/** The cluster-facts objects of a file, by kind; a kind the file does not hold is undefined. */
+export interface FileObjects {
+  services?: Map<string, ServiceEntry> | undefined;
+  configMaps?: Map<string, ConfigMapEntry> | undefined;
+  daemonSets?: DaemonSetView[] | undefined;
+  /** By namespace. */
+  networkPolicies?: Map<string, NetworkPolicy[]> | undefined;
+}
+
+export type ObjectFileParse =
+  | { ok: true; namespaces: Map<string, NamespaceInfo>; objects: FileObjects }
+  | { ok: false; error: string };
+
 export type NamespaceFileParse = { ok: true; namespaces: Map<string, NamespaceInfo> } | { ok: false; error: string };
 
-/** Parses the file's text; `fileName` only labels errors (`file:line: item 2 (shop): labels …`). */
+/** The kinds a file may hold, and the fact resource each gives (Namespace: none). */
+const KINDS: Record<string, FactResource | 'namespaces'> = {
+  Namespace: 'namespaces',
+  NetworkPolicy: 'networkpolicies',
+  Service: 'services',
+  ConfigMap: 'configmaps',
+  DaemonSet: 'daemonsets',
+};
+const KIND_NAMES = Object.keys(KINDS).join(', ');
+
+/** Parses the file's text: only the Namespaces (see parseObjectFile). */
 export function parseNamespaceFile(text: string, fileName: string): NamespaceFileParse {
+  const parsed = parseObjectFile(text, fileName);
+  return parsed.ok ? { ok: true, namespaces: parsed.namespaces } : parsed;
+}
+
+/** Parses the file's text; `fileName` only labels errors (`file:line: item 2 (shop): labels …`). */
+export function parseObjectFile(text: string, fileName: string): ObjectFileParse {
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter, ...PARSE_OPTIONS });
   if (!Array.isArray(docs)) return { ok: false, error: `${fileName}: not a YAML document stream` };
@@ -84,29 +135,76 @@ export function parseNamespaceFile(text: string, fileName: string): NamespaceFil
   }
 
   const namespaces = new Map<string, NamespaceInfo>();
+  const objects: FileObjects = {};
+  const policies: NetworkPolicy[] = [];
+  const seen = new Set<string>();
   for (const [index, item] of items.entries()) {
-    const result = namespaceSchema.safeParse(item.value);
-    const rawName = (item.value as { metadata?: { name?: unknown } } | null)?.metadata?.name;
+    const raw = item.value as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } } | null;
+    const rawName = raw?.metadata?.name;
     const label = `item ${index + 1}${typeof rawName === 'string' ? ` (${rawName})` : ''}`;
-    if (!result.success) {
-      const messages = describeIssues(result.error, { root: '' });
-      return { ok: false, error: `${at(item.offset)}: ${label}: ${messages}` };
+    const fail = (message: string): ObjectFileParse => ({
+      ok: false,
+      error: `${at(item.offset)}: ${label}: ${message}`,
+    });
+    const kind = isPlainObject(raw) ? (raw.kind ?? 'Namespace') : 'Namespace';
+    const resource = typeof kind === 'string' && Object.hasOwn(KINDS, kind) ? KINDS[kind] : undefined;
+    if (resource === undefined) return fail(`kind: must be one of ${KIND_NAMES}, got ${showValue(kind)}`);
+    if (resource === 'namespaces') {
+      const result = namespaceSchema.safeParse(item.value);
+      if (!result.success) return fail(describeIssues(result.error, { root: '' }));
+      const { metadata } = result.data;
+      if (namespaces.has(metadata.name)) return fail(`namespace "${metadata.name}" is listed twice`);
+      namespaces.set(metadata.name, toNamespaceInfo(metadata));
+      continue;
     }
-    const { metadata } = result.data;
-    if (namespaces.has(metadata.name)) {
-      return { ok: false, error: `${at(item.offset)}: ${label}: namespace "${metadata.name}" is listed twice` };
+    const key = `${kind} ${String(raw?.metadata?.namespace)}/${String(rawName)}`;
+    if (seen.has(key)) return fail(`${key} is listed twice`);
+    seen.add(key);
+    try {
+      const name = `${String(raw?.metadata?.namespace)}/${String(rawName)}`;
+      switch (resource) {
+        case 'services':
+          objects.services ??= new Map();
+          objects.services.set(name, projectService(item.value));
+          break;
+        case 'configmaps':
+          objects.configMaps ??= new Map();
+          objects.configMaps.set(name, projectConfigMap(item.value));
+          break;
+        case 'daemonsets': {
+          const ds = projectDaemonSet(item.value);
+          objects.daemonSets ??= [];
+          if (ds !== undefined) objects.daemonSets.push(ds);
+          break;
+        }
+        case 'networkpolicies': {
+          const policy = projectNetworkPolicy(item.value);
+          if (policy !== undefined) policies.push(policy);
+          objects.networkPolicies ??= new Map();
+          break;
+        }
+      }
+    } catch (error) {
+      return fail((error as Error).message);
     }
-    namespaces.set(metadata.name, toNamespaceInfo(metadata));
   }
-  return { ok: true, namespaces };
+  if (objects.networkPolicies !== undefined) objects.networkPolicies = groupByNamespace(policies);
+  return { ok: true, namespaces, objects };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function offsetOf(node: unknown): number | undefined {
   return isNode(node) ? node.range?.[0] : undefined;
 }
 
+/** `List` (kubectl with several kinds), or `NamespaceList`, `NetworkPolicyList`… (one kind). */
 function isListKind(kind: unknown): boolean {
-  return kind === 'List' || kind === 'NamespaceList';
+  return (
+    typeof kind === 'string' && (kind === 'List' || (kind.endsWith('List') && Object.hasOwn(KINDS, kind.slice(0, -4))))
+  );
 }
 
 /** A namespace file that cannot be read or does not validate (DNS_TUNER_BAD_NAMESPACE_FILE). */
@@ -117,28 +215,91 @@ export class NamespaceFileError extends DnsTunerError {
   }
 }
 
-/** `start()` reads and validates the file (rejecting with a NamespaceFileError that names the problem). */
-export function createFileNamespaceSource(path: string): NamespaceSource {
+/** Both offline sources over one file, read once by whichever starts first. */
+export interface ObjectFile {
+  namespaces: NamespaceSource;
+  /** The cluster facts of the file; a kind it does not hold is not known (the config is trusted for it). */
+  clusterFacts: ClusterFactsSource;
+}
+
+/**
+ * `start()` (of either source) reads and validates the file, rejecting with a NamespaceFileError that names the
+ * problem. `discovery` names the kube-dns Service, the CoreDNS ConfigMap and the node-local namespace in the file.
+ */
+export function openObjectFile(path: string, discovery: Discovery = DEFAULT_DISCOVERY): ObjectFile {
+  let loaded: Promise<void> | undefined;
   let namespaces: Map<string, NamespaceInfo> | undefined;
-  return {
-    async start() {
+  let objects: FileObjects | undefined;
+  const load = () => {
+    loaded ??= (async () => {
       const [file] = await readSnapshot([path]);
       if (!file?.data) throw new NamespaceFileError(`${path}: ${describeReadError(file?.error)}`);
-      const parsed = parseNamespaceFile(file.data.toString('utf8'), path);
+      const parsed = parseObjectFile(file.data.toString('utf8'), path);
       if (!parsed.ok) throw new NamespaceFileError(parsed.error);
       namespaces = parsed.namespaces;
+      objects = parsed.objects;
+    })();
+    return loaded;
+  };
+  const origin = `file ${path}`;
+  const unknown = (present: FileObjects | undefined): Partial<Record<ClusterFact, string>> => {
+    if (present === undefined) {
+      return Object.fromEntries(FACT_RESOURCES.map((r) => [FACT_OF_RESOURCE[r], `${origin} is not loaded`]));
+    }
+    const held: Record<FactResource, unknown> = {
+      services: present.services,
+      configmaps: present.configMaps,
+      daemonsets: present.daemonSets,
+      networkpolicies: present.networkPolicies,
+    };
+    const out: Partial<Record<ClusterFact, string>> = {};
+    for (const resource of FACT_RESOURCES) {
+      if (held[resource] === undefined) out[FACT_OF_RESOURCE[resource]] = `no ${resource} in ${origin}`;
+    }
+    return out;
+  };
+  return {
+    namespaces: {
+      start: load,
+      async stop() {},
+      async lookup(name): Promise<NamespaceLookup> {
+        if (!namespaces) return { found: false, error: `namespace file ${path} is not loaded` };
+        const namespace = namespaces.get(name);
+        return namespace ? { found: true, namespace } : { found: false };
+      },
+      entries: () => namespaces?.values() ?? [],
+      status(): NamespaceSourceStatus {
+        return namespaces
+          ? { ready: true, size: namespaces.size }
+          : { ready: false, reason: `namespace file ${path} not loaded yet`, size: 0 };
+      },
     },
-    async stop() {},
-    async lookup(name): Promise<NamespaceLookup> {
-      if (!namespaces) return { found: false, error: `namespace file ${path} is not loaded` };
-      const namespace = namespaces.get(name);
-      return namespace ? { found: true, namespace } : { found: false };
-    },
-    entries: () => namespaces?.values() ?? [],
-    status(): NamespaceSourceStatus {
-      return namespaces
-        ? { ready: true, size: namespaces.size }
-        : { ready: false, reason: `namespace file ${path} not loaded yet`, size: 0 };
+    clusterFacts: {
+      start: load,
+      async stop() {},
+      onChange() {},
+      status: () => (objects ? { ready: true } : { ready: false, reason: `${origin} not loaded yet` }),
+      facts(namespace) {
+        const present = objects ?? {};
+        const policies = present.networkPolicies;
+        return assembleFacts(
+          discovery,
+          {
+            origin,
+            services: present.services,
+            configMaps: present.configMaps,
+            daemonSets: present.daemonSets,
+            policiesOf: policies === undefined ? undefined : (ns) => policies.get(ns) ?? [],
+            unknown: unknown(objects),
+          },
+          namespace,
+        );
+      },
     },
   };
+}
+
+/** `start()` reads and validates the file (rejecting with a NamespaceFileError that names the problem). */
+export function createFileNamespaceSource(path: string): NamespaceSource {
+  return openObjectFile(path).namespaces;
 }

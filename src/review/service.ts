@@ -9,7 +9,8 @@
  * failures become decision `error` and the pod is admitted unchanged, with a warning.
  */
 import { type AdmissionRequest, buildReviewResponse } from '../admission/review.ts';
-import { ACTION_REASON, type DecideInput, decide } from '../core/decide.ts';
+import type { ClusterFactsReader } from '../cluster/source.ts';
+import { type DecideInput, decide } from '../core/decide.ts';
 import type { Config, Decision } from '../core/types.ts';
 import { parsePodView } from '../kube/pod.ts';
 import type { NamespaceLookup, NamespaceSource } from '../namespaces/source.ts';
@@ -23,6 +24,8 @@ export interface ReviewServiceDeps {
   /** Called once per review, so a reloaded config applies to the next pod. */
   getConfig: () => Config;
   namespaces: NamespaceSource;
+  /** What the cluster says about DNS (kube-dns, CoreDNS, the node-local cache, NetworkPolicies); none: config trusted. */
+  clusterFacts?: ClusterFactsReader | null | undefined;
   lookupTimeoutMs?: number | undefined;
 }
 
@@ -37,7 +40,7 @@ export function createReviewService(deps: ReviewServiceDeps): ReviewService {
   const lookupNamespace = (name: string) => lookupWithDeadline(deps.namespaces, name, timeoutMs);
   return {
     lookupNamespace,
-    review: (request) => reviewPod(request, deps.getConfig, lookupNamespace),
+    review: (request) => reviewPod(request, deps.getConfig, lookupNamespace, deps.clusterFacts ?? undefined),
   };
 }
 
@@ -45,6 +48,7 @@ async function reviewPod(
   request: AdmissionRequest,
   getConfig: () => Config,
   lookupNamespace: (name: string) => Promise<NamespaceLookup>,
+  clusterFacts: ClusterFactsReader | undefined,
 ): Promise<ReviewOutcome> {
   const { uid } = request;
   const skipped = (reason: RequestReason, detail: string, warnings: string[] = []): ReviewOutcome => ({
@@ -83,6 +87,7 @@ async function reviewPod(
       namespaceError: !lookup.found && 'error' in lookup ? lookup.error : undefined,
       pod: view.pod,
       raw: request.object ?? {},
+      clusterFacts: clusterFacts?.facts(namespace),
     };
     const decision = decide(input);
     return { ...fromDecision(uid, decision, config), engine: { input, decision } };
@@ -119,7 +124,7 @@ function fromDecision(uid: string, decision: Decision, config: Config): ReviewOu
   return {
     ...common,
     response: buildReviewResponse(uid, { patch: sent, ...annotations }),
-    reason: ACTION_REASON[decision.action],
+    reason: decision.reason,
     patchOps: sent.length,
     detail: decision.summary,
   };

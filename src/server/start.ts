@@ -4,8 +4,8 @@
  * receives what it needs as arguments — the environment too: the kubeconfig loader follows client-go's order
  * ($KUBECONFIG, the in-cluster variables, $HOME) in the `env` it is given.
  *
- *   flags → metrics → config (watched) → namespace source → certificate (watched) → webhook (./wire.ts) + ops
- *     → listen → namespace sync … stop() → ./lifecycle.ts
+ *   flags → metrics → config (watched) → namespace source + cluster facts → certificate (watched)
+ *     → webhook (./wire.ts) + ops → listen → namespace and cluster-facts sync … stop() → ./lifecycle.ts
  *
  * `startServer(flags)` builds and starts one instance and returns a handle with `stop()`; `dns-tuner serve`
  * (../cli/serve.ts) adds flag parsing, the banner, signals and exit codes. Tests start it in-process.
@@ -18,7 +18,11 @@ import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { Registry } from 'prom-client';
 import type { FlagOrigin, Flags } from '../cli/flags.ts';
+import type { ClusterFactsObserver } from '../cluster/cluster-source.ts';
+import { type ClusterFactsCacheSource, createClusterFactsSource } from '../cluster/cluster-source.ts';
+import type { ClusterFactsSource } from '../cluster/source.ts';
 import {
+  type ConfigReload,
   type ConfigWatcher,
   namespacesLosingPolicy,
   removedPolicies,
@@ -30,8 +34,18 @@ import { DnsTunerError } from '../errors.ts';
 import { namespaceSourceCheck, type ReadinessCheck } from '../health/readiness.ts';
 import { buildOpsApp } from '../http/ops-app.ts';
 import { MUTATE_PATH, NO_CERTIFICATE_YET, setTlsContext } from '../http/webhook-app.ts';
-import { certificateFields, configFields, logConfigReload, namespaceLogObserver } from '../logging/observers.ts';
+import { createApiClient } from '../kube/api-client.ts';
+import { connectionOf, loadKubeConfig } from '../kube/kubeconfig.ts';
+import {
+  certificateFields,
+  clusterFactsLogObserver,
+  clusterViewLogger,
+  configFields,
+  logConfigReload,
+  namespaceLogObserver,
+} from '../logging/observers.ts';
 import { createAdoptionMetrics } from '../metrics/adoption.ts';
+import { type ClusterMetricsDeps, createClusterMetrics, currentView } from '../metrics/cluster-metrics.ts';
 import { createMetrics } from '../metrics/metrics.ts';
 import { createReadinessMetrics } from '../metrics/readiness.ts';
 import { createConfigMetrics, createNamespaceMetrics, type NamespaceProbe } from '../metrics/runtime-metrics.ts';
@@ -40,7 +54,7 @@ import {
   combineObservers,
   createClusterNamespaceSource,
 } from '../namespaces/cluster-source.ts';
-import { createFileNamespaceSource } from '../namespaces/file-source.ts';
+import { openObjectFile } from '../namespaces/file-source.ts';
 import { loadServingCertificate } from './certificate.ts';
 import { createLifecycle } from './lifecycle.ts';
 import { wireWebhook } from './wire.ts';
@@ -86,7 +100,10 @@ export interface RunningServer {
   registry: Registry;
   /** Problems that do not stop the process but keep it unready (for the banner); also logged. */
   warnings: string[];
-  /** The namespace source's first full sync (the file source: already done). Rejects only if stopped first. */
+  /**
+   * The first full sync of the namespace source and of the cluster facts (a file: already done). Rejects only if
+   * stopped first.
+   */
   synced: Promise<void>;
   /**
    * Shutdown, in order: /readyz false → keep answering `drainSeconds` (responses say `Connection: close`) → stop
@@ -96,10 +113,21 @@ export interface RunningServer {
   stop(drainSeconds?: number): Promise<boolean>;
 }
 
-/** The namespace source, and what kind it is: a file loads at start or not at all; the cluster cache keeps trying. */
+/**
+ * The namespace source and the cluster facts, and what kind they are: a file loads at start or not at all; the
+ * cluster caches keep trying.
+ */
 interface Namespaces {
   source: NamespaceProbe;
   kind: 'file' | 'cluster';
+  clusterFacts: ClusterFactsSource;
+  /** The API server's caches, for their freshness metrics; none for a file. */
+  clusterCaches?: ClusterFactsCacheSource | undefined;
+}
+
+interface SourceObservers {
+  namespaces: ClusterSourceObserver;
+  clusterFacts: ClusterFactsObserver;
 }
 
 /**
@@ -109,7 +137,12 @@ interface Namespaces {
  * only comes from `$DNS_TUNER_NAMESPACES` (so `npm start -- --kubeconfig FILE` watches that cluster although the
  * script names the example file); both as flags is an error naming both.
  */
-function createNamespaceSource(flags: Flags, options: StartOptions, observer: ClusterSourceObserver): Namespaces {
+function createNamespaceSource(
+  flags: Flags,
+  options: StartOptions,
+  observers: SourceObservers,
+  config: Config,
+): Namespaces {
   const env = options.env ?? process.env;
   const from = (key: 'namespaces' | 'kubeconfig'): FlagOrigin | undefined =>
     flags[key] === undefined ? undefined : (options.origins?.[key] ?? 'flag');
@@ -119,30 +152,38 @@ function createNamespaceSource(flags: Flags, options: StartOptions, observer: Cl
     throw new DnsTunerError('DNS_TUNER_CONFLICTING_FLAGS', '--namespaces', '--kubeconfig');
   }
   if (flags.namespaces !== undefined && kubeconfigFrom !== 'flag') {
-    return { source: createFileNamespaceSource(flags.namespaces), kind: 'file' };
+    // The same file holds the cluster-facts objects (Services, ConfigMaps, DaemonSets, NetworkPolicies), if any.
+    const file = openObjectFile(flags.namespaces, config.discovery);
+    return { source: file.namespaces, kind: 'file', clusterFacts: file.clusterFacts };
   }
   // `$KUBECONFIG` may be a colon-separated list, which the loader reads from `env` itself: only a path given as the
   // flag is passed as a file.
   const kubeconfig = kubeconfigFrom === 'flag' ? flags.kubeconfig : undefined;
   try {
-    return { source: createClusterNamespaceSource({ kubeconfig, env, observer }), kind: 'cluster' };
+    const source = createClusterNamespaceSource({ kubeconfig, env, observer: observers.namespaces });
+    const client = createApiClient(connectionOf(loadKubeConfig({ kubeconfig, env })));
+    const caches = createClusterFactsSource({
+      client,
+      discovery: config.discovery,
+      observer: observers.clusterFacts,
+    });
+    return { source, kind: 'cluster', clusterFacts: caches, clusterCaches: caches };
   } catch (error) {
     if (error instanceof DnsTunerError) throw error;
     throw new DnsTunerError('DNS_TUNER_BAD_KUBECONFIG', error instanceof Error ? error.message : String(error));
   }
 }
 
-/** The policy configuration: the built-in one, or the file, watched. */
+/** The policy configuration: the built-in one, or the file, watched. `onReload` hears every reload attempt. */
 async function loadConfiguration(
   flags: Flags,
   logger: Logger,
   registry: Registry,
   pollIntervalMs: number | undefined,
-  namespaces: () => Iterable<NamespaceInfo>,
+  onReload: (reload: ConfigReload) => void,
 ): Promise<ConfigWatcher> {
   const metrics = createConfigMetrics(registry);
   const log = logger.child({ component: 'config' });
-  let previous: Config | undefined;
   const config =
     flags.config === undefined
       ? staticConfig()
@@ -151,13 +192,9 @@ async function loadConfiguration(
           onReload: (reload) => {
             metrics.onReload(reload);
             logConfigReload(log, reload);
-            if (reload.result === 'ok' && previous !== undefined) {
-              warnRemovedPolicies(log, removedPolicies(previous, reload.config), namespaces());
-            }
-            previous = reload.config;
+            onReload(reload);
           },
         });
-  previous = config.current();
   metrics.loaded();
   log.info(configFields(flags.config, config.current()), 'configuration loaded');
   return config;
@@ -200,22 +237,43 @@ export async function startServer(flags: Flags, options: StartOptions = {}): Pro
   const warnings: string[] = [];
 
   try {
-    // The namespace source starts after the config; the reload warning reads it through this late-bound getter.
-    let known: () => Iterable<NamespaceInfo> = () => [];
-    const config = await loadConfiguration(flags, logger, registry, options.filePollIntervalMs, () => known());
+    const reloads: Array<(reload: ConfigReload) => void> = [];
+    const config = await loadConfiguration(flags, logger, registry, options.filePollIntervalMs, (reload) => {
+      for (const listener of reloads) listener(reload);
+    });
     lifecycle.onRelease(() => config.close());
 
     const nsMetrics = createNamespaceMetrics(registry);
+    const clusterMetrics = createClusterMetrics(registry);
+    const clusterLog = logger.child({ component: 'cluster' });
     const ns = createNamespaceSource(
       flags,
       options,
-      combineObservers(nsMetrics.observer, namespaceLogObserver(logger.child({ component: 'namespaces' }))),
+      {
+        namespaces: combineObservers(
+          nsMetrics.observer,
+          namespaceLogObserver(logger.child({ component: 'namespaces' })),
+        ),
+        clusterFacts: combineFactsObservers(clusterMetrics.observer, clusterFactsLogObserver(clusterLog)),
+      },
+      config.current(),
     );
     const namespaces = ns.source;
-    known = () => namespaces.entries();
     nsMetrics.track(namespaces);
+    let previous = config.current();
+    const configLog = logger.child({ component: 'config' });
+    reloads.push((reload) => {
+      if (reload.result !== 'ok') return;
+      warnRemovedPolicies(configLog, removedPolicies(previous, reload.config), namespaces.entries());
+      previous = reload.config;
+    });
     createAdoptionMetrics(registry, { config: () => config.current(), namespaces });
     lifecycle.onRelease(() => namespaces.stop());
+    const { clusterFacts } = ns;
+    const viewDeps: ClusterMetricsDeps = { config: () => config.current(), facts: clusterFacts };
+    clusterMetrics.track(viewDeps, ns.clusterCaches);
+    lifecycle.onRelease(() => clusterFacts.stop());
+    const checkView = watchClusterView(viewDeps, clusterFacts, clusterLog, reloads);
 
     const certificate = await loadServingCertificate(
       { certPath: flags.tlsCert, keyPath: flags.tlsKey },
@@ -227,6 +285,7 @@ export async function startServer(flags: Flags, options: StartOptions = {}): Pro
       logger: logger.child({ server: 'webhook' }),
       getConfig: () => config.current(),
       namespaces,
+      clusterFacts,
       metrics,
       https: certificate.first ?? NO_CERTIFICATE_YET,
       closeConnections: () => lifecycle.stopping,
@@ -238,6 +297,13 @@ export async function startServer(flags: Flags, options: StartOptions = {}): Pro
 
     const readiness: ReadinessCheck[] = [
       namespaceSourceCheck(namespaces),
+      {
+        name: 'cluster-facts',
+        check: () => {
+          const status = clusterFacts.status();
+          return status.ready ? { ok: true } : { ok: false, reason: status.reason ?? 'cluster facts not ready' };
+        },
+      },
       { name: 'certificate', check: () => certs.readiness() },
       {
         name: 'shutdown',
@@ -250,7 +316,11 @@ export async function startServer(flags: Flags, options: StartOptions = {}): Pro
     // Ops first: /livez answers (and /readyz says why not) while the namespace source does its first sync.
     const opsPort = await listen(ops, flags, flags.opsPort, '--ops-port', 'ops');
     lifecycle.setOps(ops);
-    const { synced } = await startNamespaces(ns, logger, () => lifecycle.stopping);
+    const namespacesSynced = (await startNamespaces(ns, logger, () => lifecycle.stopping)).synced;
+    const factsSynced = startClusterFacts(ns, clusterLog, () => lifecycle.stopping, checkView);
+    const synced = Promise.all([namespacesSynced, factsSynced]).then(() => {});
+    // Each rejection is logged where it happens; nobody need await this one.
+    synced.catch(() => {});
     const port = await listen(webhook, flags, flags.port, '--port', 'webhook');
 
     const webhookUrl = `https://${flags.host}:${port}${MUTATE_PATH}`;
@@ -283,6 +353,79 @@ export async function startServer(flags: Flags, options: StartOptions = {}): Pro
     await lifecycle.abort();
     throw error;
   }
+}
+
+/**
+ * Starts the cluster facts in the background (a file's were loaded with its namespaces): /readyz waits for them.
+ * A resource the API refuses counts as started (its fact is not checked); the caches reject only when stopped first.
+ */
+function startClusterFacts(
+  namespaces: Namespaces,
+  logger: Logger,
+  stopping: () => boolean,
+  started: () => void,
+): Promise<void> {
+  const synced = namespaces.clusterFacts.start().then(() => {
+    logger.info({ source: namespaces.kind }, 'cluster facts ready');
+    started();
+  });
+  synced.catch((error: unknown) => {
+    if (!stopping()) logger.error({ err: error }, 'cluster facts source failed');
+  });
+  return synced;
+}
+
+/**
+ * Logs the cluster view whenever it may have changed (the facts, a config reload): the values in force, and once per
+ * appearance a configured value the cluster contradicts. A reload that changes `discovery` is told to need a restart:
+ * the caches watch the objects named at start.
+ */
+function watchClusterView(
+  deps: ClusterMetricsDeps,
+  facts: ClusterFactsSource,
+  logger: Logger,
+  reloads: Array<(reload: ConfigReload) => void>,
+): () => void {
+  const log = clusterViewLogger(logger);
+  const check = () => {
+    if (facts.status().ready) log(currentView(deps));
+  };
+  facts.onChange(check);
+  const discovery = JSON.stringify(deps.config().discovery);
+  reloads.push((reload) => {
+    if (reload.result !== 'ok') return;
+    if (JSON.stringify(reload.config.discovery) !== discovery) {
+      logger.warn(
+        { discovery: reload.config.discovery },
+        'config discovery changed: the cluster facts follow the objects named at start until the next restart',
+      );
+    }
+    check();
+  });
+  return check;
+}
+
+/** One cluster-facts observer that calls each of `observers` in turn; a throw from one is swallowed. */
+function combineFactsObservers(...observers: ClusterFactsObserver[]): ClusterFactsObserver {
+  const each =
+    <K extends keyof ClusterFactsObserver>(name: K) =>
+    (...args: Parameters<NonNullable<ClusterFactsObserver[K]>>) => {
+      for (const o of observers) {
+        try {
+          (o[name] as ((...a: unknown[]) => void) | undefined)?.(...args);
+        } catch {
+          // One observer's bug does not silence the others.
+        }
+      }
+    };
+  return {
+    onRelist: each('onRelist'),
+    onSynced: each('onSynced'),
+    onWatchRestart: each('onWatchRestart'),
+    onEvent: each('onEvent'),
+    onError: each('onError'),
+    onForbidden: each('onForbidden'),
+  };
 }
 
 /**

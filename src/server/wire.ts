@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { ClusterFactsReader } from '../cluster/source.ts';
 import type { Config } from '../core/types.ts';
 import { createDryRunService, type DryRunService } from '../dryrun/service.ts';
 import { createYamlIsolate } from '../dryrun/yaml-isolate.ts';
@@ -19,6 +20,8 @@ export interface WebhookDeps {
   /** Called once per review, so a reloaded config applies to the next pod. */
   getConfig: () => Config;
   namespaces: NamespaceSource;
+  /** What the cluster says about DNS; absent: nothing, the config is trusted. */
+  clusterFacts?: ClusterFactsReader | undefined;
   metrics: Metrics;
   lookupTimeoutMs?: number | undefined;
   https?: WebhookAppOptions['https'];
@@ -35,9 +38,19 @@ export interface Webhook {
 }
 
 export function wireWebhook(deps: WebhookDeps): Webhook {
-  const { logger, getConfig, namespaces, metrics, lookupTimeoutMs } = deps;
-  const reviews = instrumentReviews(createReviewService({ getConfig, namespaces, lookupTimeoutMs }), metrics, logger);
-  const dryRun = createDryRunService({ getConfig, namespaces, lookupTimeoutMs, yaml: createYamlIsolate() });
+  const { logger, getConfig, namespaces, clusterFacts, metrics, lookupTimeoutMs } = deps;
+  const reviews = instrumentReviews(
+    createReviewService({ getConfig, namespaces, clusterFacts, lookupTimeoutMs }),
+    metrics,
+    logger,
+  );
+  const dryRun = createDryRunService({
+    getConfig,
+    namespaces,
+    clusterFacts,
+    lookupTimeoutMs,
+    yaml: createYamlIsolate(),
+  });
   const app = buildWebhookApp({
     logger,
     reviews,

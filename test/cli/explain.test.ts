@@ -13,6 +13,15 @@ import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { httpsPost } from '../../lab/client.ts';
+import {
+  asListed,
+  coreDnsConfigMap,
+  denyAllEgress,
+  dnsToKubeDnsOnly,
+  kubeDnsService,
+  type NodeLocalOptions,
+  nodeLocalDaemonSet,
+} from '../../lab/cluster-dns.ts';
 import { EXAMPLE_CONFIG, EXAMPLE_NAMESPACES, ROOT } from '../../lab/paths.ts';
 import { makeCa } from '../../lab/pki.ts';
 import { isolatedEnv, requireBuilt, spawnNode } from '../../lab/process.ts';
@@ -324,6 +333,142 @@ describe('dns-tuner explain, offline', () => {
     const run = await cli(['frobnicate']);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('unknown command "frobnicate"');
+  });
+});
+
+/**
+ * What `kubectl get ns,networkpolicies -A -o yaml` and `kubectl -n kube-system get svc/kube-dns cm/coredns ds -o yaml`
+ * print for a cluster with `shop` (no policy) and `locked` ("DNS only to kube-dns"), joined by `---`; `extra` objects
+ * are added to the first List.
+ */
+function clusterFile(options: { daemonSets?: NodeLocalOptions[]; extra?: unknown[] } = {}): string {
+  // kube-system always has DaemonSets besides the cache (kube-proxy, the CNI): `get ds` never prints an empty List.
+  const kubeProxy = asListed('DaemonSet', 'apps/v1', {
+    metadata: { name: 'kube-proxy', namespace: 'kube-system' },
+    spec: { template: { spec: { containers: [{ name: 'kube-proxy', command: ['/usr/local/bin/kube-proxy'] }] } } },
+  });
+  const list = (items: unknown[]) => stringify({ apiVersion: 'v1', kind: 'List', items });
+  const ns = (name: string) =>
+    asListed('Namespace', 'v1', { metadata: { name, labels: { 'dns-tuner.io/policy': 'default' } } });
+  const netpol = (o: Parameters<typeof asListed>[2]) => asListed('NetworkPolicy', 'networking.k8s.io/v1', o);
+  return `${list([
+    ns('shop'),
+    ns('locked'),
+    netpol(denyAllEgress('locked')),
+    netpol(dnsToKubeDnsOnly('locked')),
+    ...(options.extra ?? []),
+  ])}---\n${list([
+    asListed('Service', 'v1', kubeDnsService()),
+    asListed('ConfigMap', 'v1', coreDnsConfigMap()),
+    kubeProxy,
+    ...(options.daemonSets ?? [{}]).map((o) => asListed('DaemonSet', 'apps/v1', nodeLocalDaemonSet(o))),
+  ])}`;
+}
+
+describe("dns-tuner explain with the cluster's objects (offline parity with the webhook in that cluster)", () => {
+  const explainIn = async (namespace: string, file: string, config = EXAMPLE_CONFIG, output = 'text') => {
+    const pod = controllerPod('web', namespace);
+    return explainInProcess(['-f', '-', '-o', output, '--config', config, '--namespaces', file], stringify(pod));
+  };
+  const write = async (name: string, text: string) => {
+    const path = join(dir, name);
+    await writeFile(path, text);
+    return path;
+  };
+
+  it('"DNS only to kube-dns" keeps the pod off the cache and prints the policy that fixes it; applied, the pod is rewritten', async () => {
+    const file = await write('cluster.yaml', clusterFile());
+    const run = await explainIn('locked', file);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain('Decision: MUTATED (node-local-blocked-by-networkpolicy)');
+    expect(run.stdout).toContain(`Cluster (facts from file ${file};`);
+    expect(run.stdout).toMatch(/kube-dns IP +10\.96\.0\.10 +config, verified: an IP of Service kube-system\/kube-dns/);
+    expect(run.stdout).toContain(
+      'NetworkPolicies selecting the pod for egress: locked/default-deny-egress, locked/allow-dns-to-kube-dns',
+    );
+    expect(run.stdout).toContain(
+      'to the node-local cache 169.254.20.10: UDP 53 blocked (locked/allow-dns-to-kube-dns egress[0] selects pods, never a node address)',
+    );
+    expect(run.stdout).toContain(
+      'to kube-dns 10.96.0.10: UDP 53 allowed if the selectors of locked/allow-dns-to-kube-dns egress[0] match the CoreDNS pods',
+    );
+    // The printed policy, cut out of the report and added to the cluster, lets the pod reach the cache.
+    const lines = run.stdout.split('\n');
+    const from = lines.findIndex((l) => l.includes('The NetworkPolicy that lets these pods reach the cache'));
+    const to = lines.findIndex((l, i) => i > from && l.trim() === '');
+    const yaml = lines
+      .slice(from + 1, to)
+      .map((l) => l.slice(4))
+      .join('\n');
+    const { parse } = await import('yaml');
+    const fixed = await write('fixed.yaml', clusterFile({ extra: [parse(yaml)] }));
+    const after = await explainIn('locked', fixed);
+    expect(after.stdout).toContain('Decision: MUTATED (policy-applied)');
+    expect(after.stdout).toContain('this pod: pointed at the node-local cache');
+  });
+
+  it('a transparent-mode cluster gets options only, and the cost table shows its one nameserver', async () => {
+    const file = await write('transparent.yaml', clusterFile({ daemonSets: [{ transparent: true }] }));
+    const run = await explainIn('shop', file, EXAMPLE_CONFIG, 'json');
+    expect(run.code, run.stderr).toBe(0);
+    const r = JSON.parse(run.stdout) as DryRunReport;
+    expect(r).toMatchObject({ decision: 'mutated', reason: 'node-local-transparent' });
+    expect(r.dns?.after.dnsPolicy).toBe('ClusterFirst');
+    expect(r.cluster?.nodeLocal).toMatchObject({ mode: 'transparent', daemonSet: 'kube-system/node-local-dns' });
+    expect(r.queryCost?.rows.every((row) => Object.keys(row.glibc.after.perNameserver).join() === '10.96.0.10')).toBe(
+      true,
+    );
+    expect(r.queryCost?.notes[0]).toMatch(/^transparent mode: 10\.96\.0\.10 is answered by the NodeLocal DNSCache/);
+  });
+
+  it('a cluster without the cache gets options only', async () => {
+    const file = await write('no-cache.yaml', clusterFile({ daemonSets: [] }));
+    const r = JSON.parse((await explainIn('shop', file, EXAMPLE_CONFIG, 'json')).stdout) as DryRunReport;
+    expect(r).toMatchObject({ reason: 'node-local-unavailable', cluster: { nodeLocal: { mode: 'absent' } } });
+  });
+
+  it('a wrong clusterDNS never reaches the pod; an empty one is discovered', async () => {
+    const file = await write('cluster.yaml', clusterFile());
+    const config = await import('node:fs/promises').then((fs) => fs.readFile(EXAMPLE_CONFIG, 'utf8'));
+    const wrong = await write('wrong.yaml', config.replace('clusterDNS: 10.96.0.10', 'clusterDNS: 10.0.0.10'));
+    const run = await explainIn('shop', file, wrong);
+    expect(run.stdout).toContain('Decision: MUTATED (cluster-dns-mismatch)');
+    expect(run.stdout).toContain(
+      'MISMATCH: config clusterDNS 10.0.0.10 is not an IP of Service kube-system/kube-dns (10.96.0.10)',
+    );
+    expect(run.stdout).not.toMatch(/nameservers.*10\.0\.0\.10/);
+    const unset = await write('unset.yaml', config.replace(/^clusterDNS: .*$/m, ''));
+    const discovered = JSON.parse((await explainIn('shop', file, unset, 'json')).stdout) as DryRunReport;
+    expect(discovered.dns?.after.dnsConfig?.nameservers).toEqual(['169.254.20.10', '10.96.0.10']);
+    expect(discovered.cluster?.kubeDns).toEqual({ value: '10.96.0.10', from: 'Service kube-system/kube-dns' });
+  });
+
+  it('with Namespaces only (the examples) the config is trusted, and the report says so', async () => {
+    const run = await explainIn('shop', EXAMPLE_NAMESPACES);
+    expect(run.stdout).toContain('Decision: MUTATED (policy-applied)');
+    expect(run.stdout).toContain(`config (not verified: no services in file ${EXAMPLE_NAMESPACES})`);
+    expect(run.stdout).toContain(`NetworkPolicies: not checked (no networkpolicies in file ${EXAMPLE_NAMESPACES})`);
+  });
+
+  it("--label replaces the file's namespace, not its other objects", async () => {
+    const file = await write('cluster.yaml', clusterFile());
+    const pod = controllerPod('web', 'locked');
+    const run = await explainInProcess(
+      [
+        '-f',
+        '-',
+        '-o',
+        'json',
+        '--config',
+        EXAMPLE_CONFIG,
+        '--namespaces',
+        file,
+        '--label',
+        'dns-tuner.io/policy=default',
+      ],
+      stringify(pod),
+    );
+    expect(JSON.parse(run.stdout)).toMatchObject({ reason: 'node-local-blocked-by-networkpolicy' });
   });
 });
 

@@ -131,3 +131,40 @@ describe('a config file with no content is refused, not read as the built-in con
     expect(parseConfigText('{}\n', 'c.yaml')).toEqual(builtIn);
   });
 });
+
+describe('the cluster settings (issue 10)', () => {
+  it('clusterDNS and clusterDomain are optional: a node-local policy with the fallback needs neither at load', () => {
+    const parsed = parseConfigText('nodeLocalDNS: 169.254.20.10\npolicies:\n  p: {nodeLocal: true}\n', 'c.yaml');
+    if (!parsed.ok) throw new Error(parsed.error);
+    expect(parsed.config.clusterDNS).toBeUndefined();
+    expect(parsed.config.clusterDomain).toBeUndefined();
+    expect(parsed.config).toMatchObject({
+      nodeLocalMode: 'auto',
+      discovery: {
+        kubeDnsService: { namespace: 'kube-system', name: 'kube-dns' },
+        coreDnsConfigMap: { namespace: 'kube-system', name: 'coredns' },
+        nodeLocalNamespace: 'kube-system',
+      },
+      policies: { p: { nodeLocal: true, fallback: true }, default: { nodeLocal: true, fallback: true } },
+    });
+  });
+
+  it('reads nodeLocalMode and discovery, and names what is wrong in them', () => {
+    const parsed = parseConfigText(
+      'nodeLocalMode: link-local\ndiscovery:\n  kubeDnsService: kube-system/coredns\n  nodeLocalNamespace: dns\n',
+      'c.yaml',
+    );
+    expect(parsed.ok && parsed.config).toMatchObject({
+      nodeLocalMode: 'link-local',
+      discovery: { kubeDnsService: { namespace: 'kube-system', name: 'coredns' }, nodeLocalNamespace: 'dns' },
+    });
+    expect(errorOf('nodeLocalMode: iptables\n')).toMatch(/^c\.yaml:1:16: nodeLocalMode: .*"auto".*, got "iptables"$/);
+    expect(errorOf('discovery:\n  kubeDnsService: kube-dns\n')).toBe(
+      'c.yaml:2:19: discovery.kubeDnsService: "kube-dns" is not namespace/name',
+    );
+    expect(errorOf('discovery:\n  nodeLocalNamespace: Kube_System\n')).toBe(
+      'c.yaml:2:23: discovery.nodeLocalNamespace: "Kube_System" is not a namespace name (RFC 1123 label)',
+    );
+    expect(errorOf('discovery:\n  kubeDns: kube-system/kube-dns\n')).toMatch(/^c\.yaml:2:3: discovery: .*kubeDns/);
+  });
+});

@@ -108,6 +108,8 @@ describe('nameservers and the path to cluster DNS', () => {
     const d = tuned(run(cfg, pod({}, { annotations: { 'dns-tuner.io/node-local': 'true' } }), shop));
     expect(d.after.dnsPolicy).toBe('ClusterFirst');
     expect(d.nodeLocalDeclined?.reason).toBe('no-cluster-dns');
-    expect(d.warnings).toContain('dns-tuner: options only: no clusterDNS configured for the kube-dns fallback');
+    expect(d.warnings).toContain(
+      'dns-tuner: options only: no clusterDNS configured or discovered for the kube-dns fallback',
+    );
   });
 });

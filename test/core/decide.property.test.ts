@@ -6,18 +6,40 @@
  * node-local rewrite keeps every search domain and nameserver kubelet would keep and the kube-dns fallback the
  * settings ask for (ADR 2), a pod already past the limits is left alone, and the cost grows linearly with size.
  */
+
 import { isIP } from 'node:net';
 import fc from 'fast-check';
 import jsonpatch from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
+import {
+  coreDnsConfigMap,
+  denyAllEgress,
+  dnsToKubeDnsOnly,
+  dnsToNodeLocal,
+  kubeDnsService,
+  nodeLocalDaemonSet,
+} from '../../lab/cluster-dns.ts';
+import type { ObjectInput } from '../../lab/fake-kube-api.ts';
+import type { ClusterFacts } from '../../src/core/cluster.ts';
+import { clusterView, resolveConfig } from '../../src/core/cluster-rules.ts';
+import { notANameserver, parseIp } from '../../src/core/ip.ts';
 import { validateOption } from '../../src/core/resolver-options.ts';
-import { ANNOTATION_APPLIED, type Config, type Decision, type NamespaceInfo } from '../../src/core/types.ts';
+import {
+  ANNOTATION_APPLIED,
+  CLUSTER_REASONS,
+  type Config,
+  type Decision,
+  type NamespaceInfo,
+} from '../../src/core/types.ts';
 import { validatePodDns } from '../../src/core/validation.ts';
 import { MAX_WARNINGS } from '../../src/core/warnings.ts';
 import { parsePodView } from '../../src/kube/pod.ts';
+import { type ClusterObjects, factsOf } from '../support/cluster.ts';
 import { configFrom, run } from '../support/engine.ts';
 
 const ip = fc.oneof(fc.ipV4(), fc.constantFrom('169.254.20.10', '10.96.0.10', 'fd00::a'));
+/** What the config accepts for its own servers: an address a pod can reach (no loopback, multicast, …). */
+const serverIp = ip.filter((value) => notANameserver(parseIp(value)!) === undefined);
 const domain = fc.oneof(
   fc.constantFrom('ec2.internal', 'corp.example.com', 'eu-west-1.compute.internal', 'a.b', 'trailing.example.'),
   fc.stringMatching(/^[a-z][a-z0-9-]{0,40}[a-z0-9]\.[a-z]{2,20}$/),
@@ -87,9 +109,13 @@ const policy = fc.record({
 
 const config: fc.Arbitrary<Config> = fc
   .record({
-    clusterDomain: fc.oneof(fc.constantFrom('cluster.local', 'k8s.example.org'), longDomain),
-    clusterDNS: ip,
-    nodeLocalDNS: ip,
+    clusterDomain: fc.option(fc.oneof(fc.constantFrom('cluster.local', 'k8s.example.org'), longDomain), {
+      nil: undefined,
+      freq: 6,
+    }),
+    clusterDNS: fc.option(serverIp, { nil: undefined, freq: 6 }),
+    nodeLocalDNS: serverIp,
+    nodeLocalMode: fc.constantFrom('auto', 'auto', 'auto', 'auto', 'link-local', 'transparent', 'off'),
     hostSearchDomains: fc.oneof(
       fc.uniqueArray(domain, { maxLength: 5 }),
       fc.uniqueArray(fc.oneof(domain, longDomain), { maxLength: 12 }),
@@ -195,9 +221,83 @@ const rawPod = fc
     >;
   });
 
+/**
+ * What the cluster holds, random: each kind present or not (not readable), the kube-dns Service on the configured IP
+ * or another (single or dual-stack), the Corefile's domain the configured one or another, a node-local DaemonSet on
+ * the configured IP or another, transparent or not, with or without available pods, and the NetworkPolicies of the
+ * namespace (default deny, DNS to kube-dns only, DNS to the cache, UDP only).
+ */
+const clusterObjects = (cfg: Config, namespaceName: string): fc.Arbitrary<ClusterObjects | undefined> => {
+  const present = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, freq: 6 });
+  const serviceIps = fc.oneof(
+    { weight: 8, arbitrary: fc.constant(cfg.clusterDNS === undefined ? ['10.96.0.10'] : [cfg.clusterDNS]) },
+    { weight: 1, arbitrary: fc.constantFrom(['10.0.0.10'], ['10.96.0.10', 'fd00:10::a'], [] as string[]) },
+  );
+  const policies: fc.Arbitrary<ObjectInput[]> = fc.oneof(
+    { weight: 1, arbitrary: fc.constant<ObjectInput[]>([]) },
+    {
+      weight: 2,
+      arbitrary: fc.subarray<ObjectInput>([
+        denyAllEgress(namespaceName),
+        dnsToKubeDnsOnly(namespaceName),
+        dnsToNodeLocal(namespaceName, { udpOnly: true, name: 'udp-only' }),
+        {
+          metadata: { name: 'not-web', namespace: namespaceName },
+          spec: {
+            podSelector: { matchExpressions: [{ key: 'app', operator: 'NotIn', values: ['web'] }] },
+            policyTypes: ['Egress'],
+          },
+        },
+        denyAllEgress('elsewhere'),
+      ]),
+    },
+  );
+  const localIp = fc.constantFrom(
+    cfg.nodeLocalDNS ?? '169.254.20.10',
+    cfg.nodeLocalDNS ?? '169.254.20.10',
+    '169.254.25.10',
+  );
+  const daemonSet = fc
+    .record({
+      transparent: fc.constantFrom(false, false, false, true),
+      available: fc.constantFrom(0, 1, 3, 3, 3),
+      localIp,
+    })
+    .map((o) => nodeLocalDaemonSet(o));
+  return fc.option(
+    fc.record({
+      services: present(serviceIps.map((ips) => (ips.length === 0 ? [] : [kubeDnsService(ips)]))),
+      configMaps: present(
+        fc
+          .oneof(
+            { weight: 5, arbitrary: fc.constant(cfg.clusterDomain ?? 'cluster.local') },
+            { weight: 1, arbitrary: fc.constant('other.example') },
+          )
+          .map((d) => [coreDnsConfigMap(d)]),
+      ),
+      daemonSets: present(
+        fc.oneof({ weight: 4, arbitrary: daemonSet.map((ds) => [ds]) }, fc.array(daemonSet, { maxLength: 2 })),
+      ),
+      networkPolicies: present(policies),
+    }),
+    { nil: undefined, freq: 2 },
+  );
+};
+
 const scenario = config.chain((cfg) =>
-  fc.record({ cfg: fc.constant(cfg), ns: namespaceInfo(Object.keys(cfg.policies)), raw: rawPod }),
+  namespaceInfo(Object.keys(cfg.policies)).chain((ns) =>
+    fc.record({ cfg: fc.constant(cfg), ns: fc.constant(ns), raw: rawPod, objects: clusterObjects(cfg, ns.name) }),
+  ),
 );
+
+function factsFor(objects: ClusterObjects | undefined, namespaceName: string): ClusterFacts | undefined {
+  return objects === undefined ? undefined : factsOf(objects, namespaceName);
+}
+
+/** The config kubelet and the webhook really run with: the cluster's values in place of what the config leaves out. */
+function effective(cfg: Config, facts: ClusterFacts | undefined): Config {
+  return resolveConfig(cfg, clusterView(cfg, facts));
+}
 
 /** The pod with the fields the webhook may write taken out. */
 function untouchable(pod: Record<string, unknown>): unknown {
@@ -250,9 +350,10 @@ function kubeletView(
   namespace: string,
 ): { searches: string[]; nameservers: string[] } {
   const none = dns.dnsPolicy === 'None';
+  const domain = cfg.clusterDomain!;
   const base = none
     ? []
-    : [`${namespace}.svc.${cfg.clusterDomain}`, `svc.${cfg.clusterDomain}`, cfg.clusterDomain].concat(
+    : [`${namespace}.svc.${domain}`, `svc.${domain}`, domain].concat(
         cfg.hostSearchDomains.map((s) => s.replace(/\.$/, '')),
       );
   const composed = [...new Set([...base, ...(dns.dnsConfig?.searches ?? [])])];
@@ -280,8 +381,32 @@ function expectAuthorKept(d: Decision, raw: Record<string, unknown>, cfg: Config
   if (d.after.dnsPolicy !== 'None' || d.settings.fallback.value) expect(tuned.nameservers).toContain(cfg.clusterDNS);
   if (d.settings.nodeLocal.value && d.after.dnsPolicy !== 'None') {
     expect(d.nodeLocalDeclined).toBeDefined();
-    expect(d.warnings.some((w) => w.startsWith('dns-tuner: options only:'))).toBe(true);
+    // Transparent mode and `off` are how the cluster is meant to work: no warning on every pod.
+    const silent = ['node-local-transparent', 'node-local-off'].includes(d.nodeLocalDeclined!.reason);
+    if (!silent) expect(d.warnings.some((w) => w.startsWith('dns-tuner: options only:'))).toBe(true);
   }
+}
+
+/**
+ * Issue 10: never point a pod where its DNS cannot go. Every nameserver the webhook adds is the cache or a kube-dns IP
+ * the cluster serves (when it could tell), the searches name the domain CoreDNS serves, and a cluster reason always
+ * means options only.
+ */
+function expectServed(d: Decision, raw: Record<string, unknown>, cfg: Config, facts: ClusterFacts | undefined): void {
+  if (d.action === 'skip') return;
+  if (d.action === 'mutate' && d.reason !== 'policy-applied') expect(d.after.dnsPolicy).not.toBe('None');
+  if (d.after.dnsPolicy !== 'None' || dnsOf(raw).dns.dnsPolicy === 'None') return;
+  const author = new Set(dnsOf(raw).view.dnsConfig?.nameservers ?? []);
+  const served = facts?.kubeDns?.ips.length ? facts.kubeDns.ips : [effective(cfg, facts).clusterDNS];
+  for (const ip of d.after.dnsConfig?.nameservers ?? []) {
+    if (!author.has(ip)) expect([cfg.nodeLocalDNS, ...served]).toContain(ip);
+  }
+  // A configured value the cluster contradicts keeps the pod on options only, even where the cluster's own would do.
+  const view = clusterView(cfg, facts);
+  expect(view.clusterDomain.mismatch).toBeUndefined();
+  if (d.settings.fallback.value) expect(view.clusterDNS.mismatch).toBeUndefined();
+  const zones = facts?.coreDns?.zones ?? [];
+  if (zones.length > 0) expect(zones).toContain(effective(cfg, facts).clusterDomain!.replace(/\.$/, ''));
 }
 
 function dnsOf(pod: Record<string, unknown>) {
@@ -294,9 +419,10 @@ describe('engine invariants', () => {
   it('the patch applies cleanly, touches only DNS fields and our annotation, and yields a valid pod', () => {
     const seen: Record<string, number> = {};
     fc.assert(
-      fc.property(scenario, ({ cfg, ns, raw }) => {
+      fc.property(scenario, ({ cfg, ns, raw, objects }) => {
         const before = structuredClone(raw);
-        const d = run(cfg, raw, ns, { namespace: ns.name });
+        const facts = factsFor(objects, ns.name);
+        const d = run(cfg, raw, ns, { namespace: ns.name, clusterFacts: facts });
         expect(raw).toEqual(before); // the engine never mutates its input
         const kind = d.action === 'skip' ? d.reason : `${d.action}:${d.after.dnsPolicy}`;
         const count = (k: string) => {
@@ -305,6 +431,8 @@ describe('engine invariants', () => {
         count(kind);
         if (d.warnings.some((w) => w.includes("past kubelet's limits"))) count('kubelet-cut');
         if (d.action !== 'skip' && d.nodeLocalDeclined) count('options-only');
+        const declined = d.action === 'skip' ? undefined : d.nodeLocalDeclined?.reason;
+        if (declined !== undefined && (CLUSTER_REASONS as readonly string[]).includes(declined)) count(declined);
         if (d.warnings.some((w) => w.includes(`${ANNOTATION_APPLIED} left out`))) count('annotation-left-out');
         expect(d.warnings.length).toBeLessThanOrEqual(MAX_WARNINGS);
         for (const w of d.warnings) expect(w.length).toBeLessThanOrEqual(120);
@@ -322,7 +450,8 @@ describe('engine invariants', () => {
           expect(validatePodDns(d.after)).toEqual([]);
           expect(referenceLimits(d.after, annotationsOf(result))).toEqual([]);
         }
-        expectAuthorKept(d, raw, cfg, ns.name);
+        expectAuthorKept(d, raw, effective(cfg, facts), ns.name);
+        expectServed(d, raw, cfg, facts);
         expect(d.summary.length).toBeLessThanOrEqual(512);
         // Every option the webhook wrote itself is one glibc accepts, with a value in range.
         const authors = new Set((dnsOf(raw).view.dnsConfig?.options ?? []).map((o) => o.name));
@@ -349,8 +478,9 @@ describe('engine invariants', () => {
 
   it('a second pass over the mutated pod yields an empty patch', () => {
     fc.assert(
-      fc.property(scenario, ({ cfg, ns, raw }) => {
-        const first = run(cfg, raw, ns, { namespace: ns.name });
+      fc.property(scenario, ({ cfg, ns, raw, objects }) => {
+        const clusterFacts = factsFor(objects, ns.name);
+        const first = run(cfg, raw, ns, { namespace: ns.name, clusterFacts });
         if (first.action !== 'mutate') return;
         const result = jsonpatch.applyPatch(
           structuredClone(raw),
@@ -358,12 +488,61 @@ describe('engine invariants', () => {
           true,
           false,
         ).newDocument;
-        const second = run(cfg, result, ns, { namespace: ns.name });
+        const second = run(cfg, result, ns, { namespace: ns.name, clusterFacts });
         expect(second.action === 'skip' || second.action === 'unchanged').toBe(true);
         if (second.action !== 'skip') expect(second.patch).toEqual([]);
       }),
       { numRuns: 1500 },
     );
+  });
+
+  it('with cluster facts random, a node-local pod is never pointed where its DNS cannot go, and stays idempotent', () => {
+    // Every namespace opted in to a node-local policy in enforce mode: each review reaches the cluster's rules.
+    const nodeLocalScenario = config
+      .map((cfg) => ({
+        ...cfg,
+        mode: 'enforce' as const,
+        policies: Object.fromEntries(
+          Object.entries(cfg.policies).map(([name, p]) => [name, { ...p, nodeLocal: true, fallback: true }]),
+        ),
+      }))
+      .chain((cfg) =>
+        fc.record({
+          cfg: fc.constant(cfg),
+          raw: rawPod,
+          policy: fc.constantFrom(...Object.keys(cfg.policies)),
+          objects: clusterObjects(cfg, 'shop').filter((o) => o !== undefined),
+        }),
+      );
+    const seen: Record<string, number> = {};
+    fc.assert(
+      fc.property(nodeLocalScenario, ({ cfg, raw, policy, objects }) => {
+        const ns: NamespaceInfo = { name: 'shop', labels: { 'dns-tuner.io/policy': policy }, annotations: {} };
+        const clusterFacts = factsFor(objects, 'shop');
+        const d = run(cfg, raw, ns, { namespace: 'shop', clusterFacts });
+        if (d.action === 'skip') return;
+        const kind =
+          d.action === 'mutate' && d.reason !== 'policy-applied' ? d.reason : `${d.action}:${d.after.dnsPolicy}`;
+        seen[kind] = (seen[kind] ?? 0) + 1;
+        const result = jsonpatch.applyPatch(
+          structuredClone(raw),
+          d.patch as jsonpatch.Operation[],
+          true,
+          false,
+        ).newDocument;
+        expect(untouchable(result)).toEqual(untouchable(raw));
+        if (validatePodDns(dnsOf(raw).dns).length === 0) expect(validatePodDns(d.after)).toEqual([]);
+        expectAuthorKept(d, raw, effective(cfg, clusterFacts), 'shop');
+        expectServed(d, raw, cfg, clusterFacts);
+        if (d.action !== 'mutate') return;
+        const second = run(cfg, result, ns, { namespace: 'shop', clusterFacts });
+        expect(second.action === 'skip' || second.action === 'unchanged').toBe(true);
+      }),
+      { numRuns: 1500 },
+    );
+    for (const kind of ['mutate:None', ...CLUSTER_REASONS]) {
+      expect(seen[kind] ?? 0, `${kind} in ${JSON.stringify(seen)}`).toBeGreaterThanOrEqual(5);
+    }
   });
 
   it('never throws on arbitrary annotation values', () => {

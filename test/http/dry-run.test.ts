@@ -3,11 +3,23 @@
  * example config and namespaces. The central claim: the patch the dry run shows is byte for byte the one /mutate
  * returns for the same pod in the same namespace — checked by sending the same pod to both.
  */
+
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import jsonpatch from 'fast-json-patch';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { type HttpsResult, httpsPost } from '../../lab/client.ts';
+import {
+  asListed,
+  coreDnsConfigMap,
+  denyAllEgress,
+  dnsToKubeDnsOnly,
+  kubeDnsService,
+  nodeLocalDaemonSet,
+} from '../../lab/cluster-dns.ts';
 import { SERVICE_NAME } from '../../lab/paths.ts';
 import { exampleReview, type Json, responseOf } from '../../lab/review.ts';
 import type { Config } from '../../src/core/types.ts';
@@ -613,4 +625,85 @@ describe('POST /dry-run: bad input is a 400 that names the problem, and the serv
       expect((await mutate(exampleReview())).patchType).toBe('JSONPatch');
     });
   }
+});
+
+describe('/dry-run in a cluster: the Cluster section, and the same answer as /mutate', () => {
+  let cluster: HttpsWebhook;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dns-tuner-dry-run-cluster-'));
+    const file = join(dir, 'cluster.yaml');
+    const items = [
+      asListed('Namespace', 'v1', { metadata: { name: 'locked', labels: { 'dns-tuner.io/policy': 'default' } } }),
+      asListed('NetworkPolicy', 'networking.k8s.io/v1', denyAllEgress('locked')),
+      asListed('NetworkPolicy', 'networking.k8s.io/v1', dnsToKubeDnsOnly('locked')),
+      asListed('Service', 'v1', kubeDnsService()),
+      asListed('ConfigMap', 'v1', coreDnsConfigMap()),
+      asListed('DaemonSet', 'apps/v1', nodeLocalDaemonSet()),
+    ];
+    await writeFile(file, stringify({ apiVersion: 'v1', kind: 'List', items }));
+    cluster = await startHttpsWebhook({ caName: 'dry-run-cluster CA', hosts: [SERVICE_NAME], objectsFile: file });
+  });
+
+  afterAll(async () => {
+    await cluster?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const clusterTls = () => ({ ca: cluster.ca.cert, servername: SERVICE_NAME });
+
+  it('explains why the pod stays off the cache, prints the fix, and /mutate sends the very same patch', async () => {
+    const pod = controllerPod('web', 'locked');
+    const res = await httpsPost(cluster.port, '/dry-run', JSON.stringify(pod), clusterTls());
+    expect(res.status, res.body).toBe(200);
+    const r = JSON.parse(res.body) as DryRunReport;
+    expect(r).toMatchObject({ decision: 'mutated', reason: 'node-local-blocked-by-networkpolicy' });
+    expect(r.cluster).toMatchObject({
+      kubeDns: { value: '10.96.0.10', from: 'config, verified: an IP of Service kube-system/kube-dns' },
+      nodeLocal: { mode: 'link-local', available: true, pod: { pointed: false } },
+      networkPolicies: {
+        status: 'isolated',
+        selectedCount: 2,
+        cache: { ip: '169.254.20.10', verdict: 'blocked' },
+        kubeDns: {
+          ip: '10.96.0.10',
+          udp: { allowed: false, podSelectorRules: ['locked/allow-dns-to-kube-dns egress[0]'] },
+        },
+      },
+    });
+    expect(r.cluster?.networkPolicies.fix).toContain('cidr: 169.254.20.10/32');
+    const review = reviewOf(pod, 'locked');
+    const mutated = await httpsPost(cluster.port, '/mutate', JSON.stringify(review), clusterTls());
+    expect(responseOf(mutated.body).patch).toBe(r.patch.base64);
+
+    const text = await httpsPost(cluster.port, '/dry-run', JSON.stringify(pod), clusterTls(), {
+      'content-type': 'application/json',
+      accept: 'text/plain',
+    });
+    expect(text.body).toContain('The NetworkPolicy that lets these pods reach the cache (kubectl apply -f -):');
+  });
+
+  it('GET /dry-run/namespaces/{name} gives the cluster reason for a plain pod of the namespace', async () => {
+    const res = await new Promise<HttpsResult>((resolve, reject) => {
+      https
+        .get(
+          { host: '127.0.0.1', port: cluster.port, path: '/dry-run/namespaces/locked', ...clusterTls(), agent: false },
+          (r) => {
+            const chunks: Buffer[] = [];
+            r.on('data', (c: Buffer) => chunks.push(c));
+            r.on('end', () =>
+              resolve({ status: r.statusCode ?? 0, headers: r.headers, body: Buffer.concat(chunks).toString() }),
+            );
+          },
+        )
+        .on('error', reject);
+    });
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body) as NamespaceReport).toMatchObject({
+      decision: 'mutated',
+      reason: 'node-local-blocked-by-networkpolicy',
+      podDns: { dnsPolicy: 'ClusterFirst' },
+    });
+  });
 });

@@ -311,6 +311,7 @@ describe('DaemonSet: NodeLocal DNSCache', () => {
       ips: ['169.254.20.10', '10.96.0.10'],
       available: true,
       daemonSet: 'kube-system/node-local-dns',
+      pods: { desired: 3, available: 3 },
     });
   });
 
@@ -320,16 +321,18 @@ describe('DaemonSet: NodeLocal DNSCache', () => {
       ips: ['169.254.20.10'],
       available: true,
       daemonSet: 'kube-system/node-local-dns',
+      pods: { desired: 3, available: 3 },
     });
   });
 
-  it('kubespray nodelocaldns on 169.254.25.10, one node without an available pod: link-local, unavailable', () => {
+  it('kubespray nodelocaldns on 169.254.25.10, one node without an available pod (a rolling update): available', () => {
     // kubespray's CoreDNS Service is coredns at 10.233.0.3.
     expect(value(daemonSetNodeLocal(KUBESPRAY, ['10.233.0.3']))).toEqual({
       mode: 'link-local',
       ips: ['169.254.25.10'],
-      available: false,
+      available: true,
       daemonSet: 'kube-system/nodelocaldns',
+      pods: { desired: 5, available: 4 },
     });
   });
 

@@ -74,15 +74,18 @@ describe('cluster namespace source wired into dns-tuner', () => {
 
     const before = await readyz(opsPort);
     expect(before.status).toBe(503);
-    expect(before.failing.map((f) => f.name)).toEqual(['namespaces']);
+    // The cluster facts list through the same slow API server.
+    expect(before.failing.map((f) => f.name)).toEqual(['namespaces', 'cluster-facts']);
     expect(before.failing[0]?.reason).toMatch(/not synced/);
+    expect(before.failing[1]?.reason).toMatch(/kube-dns Service kube-system\/kube-dns cache has not synced yet/);
     expect(metricValue(await scrape(opsPort), 'dns_tuner_namespace_last_event_age_seconds')).toBe(
       Number.POSITIVE_INFINITY,
     );
     fake.setFault('list', 'none');
 
     await running.app.synced;
-    expect((await readyz(opsPort)).status).toBe(200);
+    const after = await readyz(opsPort);
+    expect(after.status, JSON.stringify(after.failing)).toBe(200);
     const shop = await postReview(port, 'shop', { ca: ca.cert });
     expect(ndotsAfter('shop', shop)).toBe('3');
     expect(await mutated(port, 'legacy')).toBe(false);

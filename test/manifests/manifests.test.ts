@@ -20,6 +20,8 @@ import type {
   V1NetworkPolicy,
   V1PodDisruptionBudget,
   V1Probe,
+  V1Role,
+  V1RoleBinding,
   V1Secret,
   V1Service,
 } from '@kubernetes/client-node';
@@ -127,6 +129,8 @@ describe.each(VARIANTS)('%s renders to valid Kubernetes objects', (variant) => {
       'Namespace//dns-tuner',
       'NetworkPolicy/dns-tuner/dns-tuner',
       'PodDisruptionBudget/dns-tuner/dns-tuner',
+      'Role/kube-system/dns-tuner-cluster-dns',
+      'RoleBinding/kube-system/dns-tuner-cluster-dns',
       'Service/dns-tuner/dns-tuner',
       'ServiceAccount/dns-tuner/dns-tuner',
     ];
@@ -305,18 +309,49 @@ describe('matchConditions skip exactly the pods whose DNS the webhook leaves alo
 });
 
 describe.each(VARIANTS)('%s: least privilege and a hardened pod', (variant) => {
-  it('RBAC: get/list/watch on namespaces, nothing else, bound to the pod service account', () => {
+  it('RBAC: namespaces and NetworkPolicies cluster-wide, the DNS objects in kube-system only, read-only, bound to the pod service account', () => {
     const objects = rendered[variant];
     expect(objects.filter((o) => /Role/.test(o.kind)).map((o) => o.kind)).toEqual([
+      'Role',
       'ClusterRole',
+      'RoleBinding',
       'ClusterRoleBinding',
     ]);
     const role = findObject<V1ClusterRole>(objects, 'ClusterRole', 'dns-tuner');
     expect(role.aggregationRule).toBeUndefined();
-    expect(role.rules).toEqual([{ apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] }]);
+    expect(role.rules).toEqual([
+      { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['list', 'watch'] },
+    ]);
+    const subjects = [{ kind: 'ServiceAccount', name: 'dns-tuner', namespace: NAMESPACE }];
     const binding = findObject<V1ClusterRoleBinding>(objects, 'ClusterRoleBinding', 'dns-tuner');
     expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'dns-tuner' });
-    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'dns-tuner', namespace: NAMESPACE }]);
+    expect(binding.subjects).toEqual(subjects);
+    // The kube-dns Service, the CoreDNS ConfigMap and the node-local DaemonSet: where the config's discovery looks.
+    const kubeSystem = findObject<V1Role>(objects, 'Role', 'dns-tuner-cluster-dns');
+    expect(kubeSystem.metadata?.namespace).toBe('kube-system');
+    expect(kubeSystem.rules).toEqual([
+      { apiGroups: [''], resources: ['services', 'configmaps'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['apps'], resources: ['daemonsets'], verbs: ['get', 'list', 'watch'] },
+    ]);
+    const roleBinding = findObject<V1RoleBinding>(objects, 'RoleBinding', 'dns-tuner-cluster-dns');
+    expect(roleBinding.metadata?.namespace).toBe('kube-system');
+    expect(roleBinding.roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'Role',
+      name: 'dns-tuner-cluster-dns',
+    });
+    expect(roleBinding.subjects).toEqual(subjects);
+    // Read-only, and nothing dns-tuner does not read.
+    for (const rule of [...(role.rules ?? []), ...(kubeSystem.rules ?? [])]) {
+      expect(rule.verbs.every((v) => ['get', 'list', 'watch'].includes(v))).toBe(true);
+      expect(rule.resources).not.toContain('secrets');
+      expect(rule.resources).not.toContain('pods');
+    }
+    // Everything else stays in dns-tuner.
+    for (const o of objects.filter((o) => o.metadata?.namespace !== undefined && !/Role/.test(o.kind))) {
+      expect(o.metadata?.namespace, `${o.kind}/${o.metadata?.name}`).toBe(NAMESPACE);
+    }
     findObject(objects, 'ServiceAccount', 'dns-tuner');
     const { deployment } = deploymentOf(objects);
     const pod = deployment.spec!.template.spec!;

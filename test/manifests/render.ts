@@ -14,7 +14,7 @@ import { MutatingWebhookConfiguration } from 'kubernetes-models/admissionregistr
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Namespace, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
@@ -173,6 +173,8 @@ const KINDS: Record<string, KindSpec> = {
   'networking.k8s.io/v1/NetworkPolicy': { model: NetworkPolicy, clientModel: 'V1NetworkPolicy' },
   'rbac.authorization.k8s.io/v1/ClusterRole': { model: ClusterRole, clientModel: 'V1ClusterRole' },
   'rbac.authorization.k8s.io/v1/ClusterRoleBinding': { model: ClusterRoleBinding, clientModel: 'V1ClusterRoleBinding' },
+  'rbac.authorization.k8s.io/v1/Role': { model: Role, clientModel: 'V1Role' },
+  'rbac.authorization.k8s.io/v1/RoleBinding': { model: RoleBinding, clientModel: 'V1RoleBinding' },
   'admissionregistration.k8s.io/v1/MutatingWebhookConfiguration': {
     model: MutatingWebhookConfiguration,
     clientModel: 'V1MutatingWebhookConfiguration',

@@ -13,7 +13,7 @@ import { parse, stringify } from 'yaml';
 import { z } from 'zod';
 import { ROOT } from '../../lab/paths.ts';
 import { ACTION_REASON } from '../../src/core/decide.ts';
-import { SKIP_REASONS } from '../../src/core/types.ts';
+import { CLUSTER_REASONS, SKIP_REASONS } from '../../src/core/types.ts';
 import { findObject, type KubeObject, kustomize } from '../manifests/render.ts';
 import { promtool } from '../support/prometheus.ts';
 import {
@@ -28,13 +28,6 @@ import {
   RUNBOOK,
   SCRAPE_CONFIG,
 } from './kit.ts';
-
-/** Skip reasons the alerts watch for that work elsewhere is adding to the engine. */
-const ANNOUNCED_REASONS = new Set([
-  'node-local-blocked-by-networkpolicy',
-  'node-local-unavailable',
-  'cluster-dns-mismatch',
-]);
 
 const rules = alertRules();
 
@@ -102,8 +95,8 @@ describe('every alert', () => {
     expect(unknown).toEqual([]);
   });
 
-  it('names only reasons the code has (or that work in progress announces)', () => {
-    const known = new Set<string>([...SKIP_REASONS, ...Object.values(ACTION_REASON), ...ANNOUNCED_REASONS]);
+  it('names only reasons the code has', () => {
+    const known = new Set<string>([...SKIP_REASONS, ...Object.values(ACTION_REASON), ...CLUSTER_REASONS]);
     const named = rules.flatMap((r) => [...r.expr.matchAll(/reason="([^"]+)"/g)].map((m) => m[1]!));
     expect(named.length).toBeGreaterThan(0);
     expect(named.filter((r) => !known.has(r))).toEqual([]);

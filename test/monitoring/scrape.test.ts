@@ -14,7 +14,14 @@ import { join } from 'node:path';
 import jsonpatch from 'fast-json-patch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { readyz } from '../../lab/client.ts';
+import { metricValue, readyz, scrape } from '../../lab/client.ts';
+import {
+  denyAllEgress,
+  dnsToKubeDnsOnly,
+  kubeDnsService,
+  nodeLocalDaemonSet,
+  seedClusterDns,
+} from '../../lab/cluster-dns.ts';
 import { eventually } from '../../lab/eventually.ts';
 import { type FakeKubeApi, startFakeKubeApi } from '../../lab/fake-kube-api.ts';
 import { ROOT } from '../../lab/paths.ts';
@@ -29,7 +36,7 @@ import {
   waitForLog,
 } from '../../lab/process.ts';
 import { ACTION_REASON } from '../../src/core/decide.ts';
-import { SKIP_REASONS } from '../../src/core/types.ts';
+import { CLUSTER_REASONS, SKIP_REASONS } from '../../src/core/types.ts';
 import { INTERNAL_ERROR_REASON, REQUEST_REASONS } from '../../src/review/outcome.ts';
 import { type RunningPrometheus, type Sample, startPrometheus } from '../support/prometheus.ts';
 import { EXAMPLE_CONFIG, type Json, responseOf, reviewIn } from '../support/webhook.ts';
@@ -69,7 +76,33 @@ interface Drive {
   reason: string;
   /** The reviews' `policy` label: a configured name, `unknown` or ''. */
   policy: string;
+  /** Changes the fake cluster before the review and waits until the webhook sees it; returns the undo. */
+  cluster?: () => Promise<() => Promise<void>>;
 }
+
+/** Polls the webhook's own /metrics until `check` holds: the cluster facts caught up with the fake API. */
+async function webhookSees(check: (metrics: string) => boolean): Promise<void> {
+  await eventually(async () => expect(check(await scrape(ports.ops))).toBe(true), 10_000);
+}
+
+/** Replaces an object of the fake cluster for one review, and waits for the webhook to see it both ways. */
+function changed(
+  resource: 'daemonsets' | 'services',
+  during: Parameters<FakeKubeApi['updateObject']>[1],
+  before: Parameters<FakeKubeApi['updateObject']>[1],
+  seen: (metrics: string) => boolean,
+): () => Promise<() => Promise<void>> {
+  return async () => {
+    fake.updateObject(resource, during);
+    await webhookSees(seen);
+    return async () => {
+      fake.updateObject(resource, before);
+      await webhookSees((metrics) => !seen(metrics));
+    };
+  };
+}
+
+const INFO = 'dns_tuner_cluster_info';
 
 const spec = (r: { request: { object: Json } }) => r.request.object.spec as Json;
 const metadata = (r: { request: { object: Json } }) => r.request.object.metadata as Json;
@@ -83,6 +116,43 @@ const DRIVES: Drive[] = [
     decision: 'mutated',
     reason: ACTION_REASON.mutate,
     policy: 'options-only',
+  },
+  {
+    what: 'a pod in locked ("DNS only to kube-dns")',
+    namespace: 'locked',
+    decision: 'mutated',
+    reason: 'node-local-blocked-by-networkpolicy',
+    policy: 'default',
+  },
+  {
+    what: 'a pod in shop while the node-local DaemonSet has no available pod',
+    namespace: 'shop',
+    cluster: changed('daemonsets', nodeLocalDaemonSet({ available: 0 }), nodeLocalDaemonSet(), (m) => {
+      return metricValue(m, 'dns_tuner_node_local_available') === 0;
+    }),
+    decision: 'mutated',
+    reason: 'node-local-unavailable',
+    policy: 'default',
+  },
+  {
+    what: 'a pod in shop while the cache runs in transparent (iptables) mode',
+    namespace: 'shop',
+    cluster: changed('daemonsets', nodeLocalDaemonSet({ transparent: true }), nodeLocalDaemonSet(), (m) =>
+      m.includes('node_local_mode="transparent"'),
+    ),
+    decision: 'mutated',
+    reason: 'node-local-transparent',
+    policy: 'default',
+  },
+  {
+    what: 'a pod in shop while the kube-dns Service is not on the configured clusterDNS',
+    namespace: 'shop',
+    cluster: changed('services', kubeDnsService(['10.96.0.11']), kubeDnsService(), (m) => {
+      return metricValue(m, 'dns_tuner_cluster_mismatch', 'field="clusterDNS"') === 1;
+    }),
+    decision: 'mutated',
+    reason: 'cluster-dns-mismatch',
+    policy: 'default',
   },
   {
     what: 'a pod in staging (dry-run)',
@@ -300,6 +370,7 @@ async function drive(d: Drive, patchedPods: Map<string, Json>): Promise<void> {
   const review = reviewIn(d.namespace, d.tweak) as { request: Json & { object: Json } };
   if (d.patchedFrom !== undefined) review.request.object = structuredClone(patchedPods.get(d.patchedFrom)!);
   if (d.reason === 'namespace-unavailable') fake.setFault('get', 'error');
+  const undo = await d.cluster?.();
   try {
     const res = await post('/mutate', JSON.stringify(review));
     expect(res.status, `${d.what}: ${res.body}`).toBe(200);
@@ -311,6 +382,7 @@ async function drive(d: Drive, patchedPods: Map<string, Json>): Promise<void> {
     }
   } finally {
     fake.setFault('get', 'none');
+    await undo?.();
   }
   const k = key(d.decision, d.reason, d.policy);
   sent.set(k, (sent.get(k) ?? 0) + 1);
@@ -345,6 +417,12 @@ beforeAll(async () => {
   fake.create('staging', { labels: { [POLICY]: 'default' }, annotations: { 'dns-tuner.io/mode': 'dry-run' } });
   fake.create('typo', { labels: { [POLICY]: 'no-such-policy' } });
   fake.create('legacy');
+  // The cluster's DNS: kube-dns, CoreDNS, a NodeLocal DNSCache in link-local mode; and a namespace whose egress
+  // policies let DNS reach kube-dns only.
+  seedClusterDns(fake);
+  fake.create('locked', { labels: { [POLICY]: 'default' } });
+  fake.createObject('networkpolicies', denyAllEgress('locked'));
+  fake.createObject('networkpolicies', dnsToKubeDnsOnly('locked'));
 
   webhook = spawnNode(
     MAIN,
@@ -461,6 +539,7 @@ describe('a real Prometheus scraping the built webhook', () => {
     const codeReasons = new Set([
       ...SKIP_REASONS,
       ...Object.values(ACTION_REASON),
+      ...CLUSTER_REASONS,
       ...REQUEST_REASONS,
       INTERNAL_ERROR_REASON,
     ]);
@@ -491,7 +570,7 @@ describe('a real Prometheus scraping the built webhook', () => {
   it('counts adoption by policy and effective mode, unknown policies apart', async () => {
     const adoption = byLabels(await prometheus.query('dns_tuner_namespaces'), 'policy', 'mode');
     expect(adoption).toEqual({
-      'default enforce': 2, // shop, edge
+      'default enforce': 3, // shop, edge, locked
       'default dry-run': 1, // staging
       'options-only enforce': 1, // payments
       'options-only dry-run': 0,
@@ -502,6 +581,7 @@ describe('a real Prometheus scraping the built webhook', () => {
   it('reports readiness per check, the certificate, the config, the namespace cache, dry-runs and refusals', async () => {
     expect(byLabels(await prometheus.query('dns_tuner_ready'), 'check')).toEqual({
       namespaces: 1,
+      'cluster-facts': 1,
       certificate: 1,
       shutdown: 1,
     });
@@ -533,6 +613,30 @@ describe('a real Prometheus scraping the built webhook', () => {
     expect(byLabels(await prometheus.query('dns_tuner_invalid_requests_total'), 'code')).toEqual({
       DNS_TUNER_BAD_REVIEW: 1,
     });
+
+    // The cluster as it was set up (every drive undid its change), and the facts' caches.
+    expect((await prometheus.query(INFO)).map((s) => s.labels)).toEqual([
+      expect.objectContaining({
+        kube_dns_ip: '10.96.0.10',
+        cluster_domain: 'cluster.local',
+        node_local_mode: 'link-local',
+      }),
+    ]);
+    expect(await prometheus.value('dns_tuner_node_local_available')).toBe(1);
+    expect(byLabels(await prometheus.query('dns_tuner_cluster_mismatch'), 'field')).toEqual({
+      clusterDNS: 0,
+      clusterDomain: 0,
+    });
+    const ages = await prometheus.query('dns_tuner_cluster_facts_last_event_age_seconds');
+    expect(ages.map((s) => s.labels.resource).sort()).toEqual([
+      'configmaps',
+      'daemonsets',
+      'networkpolicies',
+      'services',
+    ]);
+    for (const age of ages) expect(age.value).toBeLessThan(60);
+    expect(await prometheus.value('sum(dns_tuner_cluster_facts_forbidden)')).toBe(0);
+    expect((await prometheus.query('dns_tuner_cluster_facts_watch_restarts_total')).length).toBe(4 * 5);
 
     const version = (JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
     const build = await prometheus.query('dns_tuner_build_info');

@@ -14,11 +14,12 @@ import { Registry } from 'prom-client';
 import { EXAMPLE_CONFIG, EXAMPLE_NAMESPACES } from '../../lab/paths.ts';
 import { type Ca, makeCa, makeServingCert, type Pem } from '../../lab/pki.ts';
 import type { Json } from '../../lab/review.ts';
+import type { ClusterFactsSource } from '../../src/cluster/source.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/core/types.ts';
 import type { WebhookAppOptions } from '../../src/http/webhook-app.ts';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.ts';
-import { createFileNamespaceSource } from '../../src/namespaces/file-source.ts';
+import { openObjectFile } from '../../src/namespaces/file-source.ts';
 import type { NamespaceSource } from '../../src/namespaces/source.ts';
 import { wireWebhook } from '../../src/server/wire.ts';
 
@@ -53,18 +54,23 @@ export function captureLogger(): LogCapture {
 export interface Deps {
   config: Config;
   namespaces: NamespaceSource;
+  /** The cluster facts of the same file (it holds none: the config is trusted, as without a cluster). */
+  clusterFacts: ClusterFactsSource;
   registry: Registry;
   metrics: Metrics;
 }
 
-/** The example config and namespaces, loaded like main.ts does, and a registry of its own. */
-export async function exampleDeps(): Promise<Deps> {
+/**
+ * The example config and namespaces, loaded like main.ts does, and a registry of its own. `objectsFile` replaces the
+ * example namespaces with a file of the cluster's objects (Namespaces, NetworkPolicies, kube-system's DNS objects).
+ */
+export async function exampleDeps(objectsFile: string = EXAMPLE_NAMESPACES): Promise<Deps> {
   const config = await loadConfig(EXAMPLE_CONFIG);
-  const namespaces = createFileNamespaceSource(EXAMPLE_NAMESPACES);
-  await namespaces.start();
+  const file = openObjectFile(objectsFile, config.discovery);
+  await file.namespaces.start();
   const registry = new Registry();
   const metrics = createMetrics(registry, { version: 'test', defaultMetrics: false });
-  return { config, namespaces, registry, metrics };
+  return { config, namespaces: file.namespaces, clusterFacts: file.clusterFacts, registry, metrics };
 }
 
 export interface HttpsWebhookOptions {
@@ -80,6 +86,8 @@ export interface HttpsWebhookOptions {
   timeouts?: WebhookAppOptions['timeouts'];
   /** The budget of request bytes being received at once (production default unless given). */
   bodyBytesInFlight?: number;
+  /** A file of the cluster's objects instead of the example namespaces (see exampleDeps). */
+  objectsFile?: string | undefined;
 }
 
 export interface HttpsWebhook {
@@ -100,7 +108,7 @@ export interface HttpsWebhook {
 export async function startHttpsWebhook(options: HttpsWebhookOptions): Promise<HttpsWebhook> {
   const ca = await makeCa({ commonName: options.caName });
   const serving = await makeServingCert(ca, { hosts: options.hosts });
-  const deps = await exampleDeps();
+  const deps = await exampleDeps(options.objectsFile);
   const logs: LogCapture =
     options.logs === 'discard'
       ? { logger: pino({ level: 'info' }, new Writable({ write: (_chunk, _encoding, done) => done() })), lines: [] }
@@ -109,6 +117,7 @@ export async function startHttpsWebhook(options: HttpsWebhookOptions): Promise<H
     logger: logs.logger,
     getConfig: options.getConfig ?? (() => deps.config),
     namespaces: deps.namespaces,
+    clusterFacts: deps.clusterFacts,
     metrics: deps.metrics,
     https: serving,
     timeouts: options.timeouts,
