@@ -29,12 +29,10 @@ export function formatAuditText(report: AuditReport, options: TextOptions): stri
     }
     const affected = report.summary.states.untuned.pods + report.summary.states.stale.pods;
     if (affected === 0) out.push(report.summary.pods === 0 ? 'No running pods in scope.' : 'Nothing to roll.');
-    const hidden = report.workloads.length - listed.length;
-    if (hidden > 0) {
+    if (listed.length < report.workloads.length) {
       const s = report.summary.states;
-      out.push(
-        `Not listed: ${count(s.tuned.workloads, 'tuned workload')} and ${count(s.skipped.workloads, 'skipped workload')} (--show-all lists them).`,
-      );
+      const hidden = [count(s.tuned.workloads, 'tuned workload'), count(s.skipped.workloads, 'skipped workload')];
+      out.push(`Not listed: ${hidden.filter((h) => !h.startsWith('0 ')).join(' and ')} (--show-all lists them).`);
     }
   }
   const reasons = Object.entries(report.summary.skipReasons);
@@ -106,7 +104,7 @@ function notes(w: AuditWorkload): string[] {
   const out: string[] = [];
   const tunes = w.review.decision === 'mutated' || w.review.decision === 'unchanged';
   if (w.state === 'stale' && !tunes) {
-    out.push(`the webhook now skips these pods (${w.review.reason}): a rollout takes the tuning back`);
+    out.push(`the webhook no longer tunes these pods (${w.review.reason}): a rollout takes the tuning back`);
   }
   if (w.rollout.note !== null) out.push(w.rollout.note);
   for (const note of w.notes) out.push(note);

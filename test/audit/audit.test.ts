@@ -255,7 +255,7 @@ describe('dns-tuner audit -A', () => {
     expect(lines[web + 2]?.trim()).toBe('(1 pod of 3 with other DNS)');
     expect(lines[web + 3]?.trim()).toBe('roll: kubectl rollout restart deployment/web -n shop');
     expect(run.stdout).toMatch(
-      /note: the webhook now skips these pods \(namespace-not-opted-in\): a rollout takes the tuning back/,
+      /note: the webhook no longer tunes these pods \(namespace-not-opted-in\): a rollout takes the tuning back/,
     );
     // Tuned and skipped workloads are counted, not listed, unless asked.
     expect(run.stdout).not.toMatch(/deployment\/api/);
@@ -370,6 +370,9 @@ describe('dns-tuner audit scope', () => {
     const text = await audit(['-n', 'shop', '-l', 'app in (api, worker)']);
     expect(text.code).toBe(EXIT_OK);
     expect(text.stdout).toContain('Nothing to roll.');
+    expect(text.stdout).toContain('Not listed: 1 tuned workload and 1 skipped workload (--show-all lists them).');
+    const skippedOnly = await audit(['-n', 'legacy', '-l', 'app=old']);
+    expect(skippedOnly.stdout).toContain('Not listed: 1 skipped workload (--show-all lists them).');
     const none = await audit(['-n', 'shop', '-l', 'app=nothing-here']);
     expect(none.code).toBe(EXIT_OK);
     expect(none.stdout).toContain('No running pods in scope.');
