@@ -64,7 +64,10 @@ const namespace = fc.record({
   ),
 });
 
-function podFrom(t: fc.infer<typeof template>): Json {
+type Template = typeof template extends fc.Arbitrary<infer T> ? T : never;
+type Namespace = typeof namespace extends fc.Arbitrary<infer T> ? T : never;
+
+function podFrom(t: Template): Json {
   const spec: Json = {
     containers: [{ name: 'app', image: 'app:1' }],
     dnsPolicy: t.dnsPolicy,
@@ -90,7 +93,7 @@ function findingOf(pod: Json): PodFinding {
   };
 }
 
-function setup(ns: fc.infer<typeof namespace>) {
+function setup(ns: Namespace) {
   const info: NamespaceInfo = {
     name: 'shop',
     labels: ns.policy === undefined ? {} : { 'dns-tuner.io/policy': ns.policy },

@@ -83,7 +83,7 @@ describe('a pod state', () => {
     ['dry-run', CLUSTER_FIRST, CLUSTER_FIRST, undefined, 'skipped'],
     ['error', CLUSTER_FIRST, CLUSTER_FIRST, undefined, 'skipped'],
   ] as const)('%s, would be %j, is %j, applied %j → %s', (decision, wouldBe, current, applied, state) => {
-    expect(podState(verdict(decision, wouldBe), finding(current, applied))).toBe(state);
+    expect(podState(verdict(decision, wouldBe as PodDns), finding(current as PodDns, applied))).toBe(state);
   });
 
   it('is skipped when there is nothing to compare', () => {
