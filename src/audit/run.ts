@@ -177,11 +177,13 @@ export async function auditCluster(deps: AuditDeps, options: AuditOptions): Prom
     kind: string,
     namespace: string,
     name: string,
-  ): Promise<{ ok: true; controller: OwnerRef | undefined } | { ok: false; error: string }> => {
+  ): Promise<
+    { ok: true; controller: OwnerRef | undefined } | { ok: false; status: number | undefined; error: string }
+  > => {
     const key = keyOf(kind, namespace, name);
     if (controllers.has(key)) return { ok: true, controller: controllers.get(key) };
     const got = await fetchOwner(kind, namespace, name);
-    return got.ok ? { ok: true, controller: got.controller } : { ok: false, error: got.error };
+    return got.ok ? { ok: true, controller: got.controller } : got;
   };
 
   /** A ReplicaSet's or Job's pods: rolled by its controller (Deployment, CronJob) when it has one. */
@@ -192,13 +194,13 @@ export async function auditCluster(deps: AuditDeps, options: AuditOptions): Prom
     if (!parent.ok) {
       return {
         ref: linkRef,
-        note: `${link.kind} ${link.name} not readable (${parent.error}): compared with the pod itself`,
+        note: `${missing(link, parent)}: compared with the pod itself`,
       };
     }
     const controller = parent.controller;
     if (controller === undefined) {
       const own = await templateOf(link.kind, ns, link.name);
-      return own.ok ? { ref: linkRef, template: own.template } : { ref: linkRef, note: unreadable(link, own.error) };
+      return own.ok ? { ref: linkRef, template: own.template } : { ref: linkRef, note: unreadable(link, own) };
     }
     const ref: WorkloadRef = { ...controller, namespace: ns };
     if (controller.kind === parentKind && isKnownKind(controller)) {
@@ -206,12 +208,12 @@ export async function auditCluster(deps: AuditDeps, options: AuditOptions): Prom
       if (top.ok) return { ref, template: top.template };
       // The pods were made from the ReplicaSet's (Job's) template, which was the Deployment's (CronJob's) of its time.
       const own = await templateOf(link.kind, ns, link.name);
-      const note = `${controller.kind} ${controller.name} not readable (${top.error}): ${own.ok ? `compared with its ${link.kind}'s template` : 'compared with the pod itself'}`;
+      const note = `${missing(controller, top)}: ${own.ok ? `compared with its ${link.kind}'s template` : 'compared with the pod itself'}`;
       return { ref, template: own.ok ? own.template : undefined, note };
     }
     // An owner of another kind (an Argo Rollout, say): its ReplicaSet's template is what the pods are made from.
     const own = await templateOf(link.kind, ns, link.name);
-    return own.ok ? { ref, template: own.template } : { ref, note: unreadable(link, own.error) };
+    return own.ok ? { ref, template: own.template } : { ref, note: unreadable(link, own) };
   };
 
   const targetOf = async (pod: PodIdentity): Promise<Target> => {
@@ -223,7 +225,7 @@ export async function auditCluster(deps: AuditDeps, options: AuditOptions): Prom
     const ref: WorkloadRef = { ...c, namespace: ns };
     if (isKnownKind(c) && c.kind !== 'Pod') {
       const own = await templateOf(c.kind, ns, c.name);
-      return own.ok ? { ref, template: own.template } : { ref, note: unreadable(c, own.error) };
+      return own.ok ? { ref, template: own.template } : { ref, note: unreadable(c, own) };
     }
     return { ref };
   };
@@ -274,8 +276,15 @@ function keyOf(kind: string, namespace: string, name: string): string {
   return `${kind}\u0000${namespace}\u0000${name}`;
 }
 
-function unreadable(owner: OwnerRef, error: string): string {
-  return `${owner.kind} ${owner.name} not readable (${error}): compared with the pod itself`;
+/** Why an owner's template is not used: gone (a dangling ownerReference while the garbage collector works), or not readable. */
+function missing(owner: OwnerRef, failure: { status: number | undefined; error: string }): string {
+  return failure.status === 404
+    ? `${owner.kind} ${owner.name} no longer exists`
+    : `${owner.kind} ${owner.name} not readable (${failure.error})`;
+}
+
+function unreadable(owner: OwnerRef, failure: { status: number | undefined; error: string }): string {
+  return `${missing(owner, failure)}: compared with the pod itself`;
 }
 
 function staticVerdict(current: PodDns | undefined): Verdict {
