@@ -73,19 +73,14 @@ beforeAll(async () => {
   // for each owner by name, which is what `get` on the owner kinds is for.
   const b = clusterBuilder(api, { config: exampleConfig() });
   b.namespace('orphans', OPTED_IN);
-  for (const [apiVersion, kind] of [
+  const owners: Array<[apiVersion: string, kind: string]> = [
     ['apps/v1', 'StatefulSet'],
     ['apps/v1', 'DaemonSet'],
     ['apps/v1', 'ReplicaSet'],
     ['batch/v1', 'Job'],
-  ]) {
-    b.ownedPod(
-      'orphans',
-      `${kind.toLowerCase()}-pod`,
-      { apiVersion: apiVersion!, kind: kind!, name: 'gone' },
-      {},
-      'created',
-    );
+  ];
+  for (const [apiVersion, kind] of owners) {
+    b.ownedPod('orphans', `${kind.toLowerCase()}-pod`, { apiVersion, kind, name: 'gone' }, {}, 'created');
   }
   api.createObject('replicasets', {
     metadata: {
