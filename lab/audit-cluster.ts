@@ -63,8 +63,8 @@ export interface ClusterBuilder {
 export interface ClusterBuilderOptions {
   /** The webhook's config for `admitted` pods. */
   config: Config;
-  /** Extra fields of every pod (bulk for size: managedFields, status…). */
-  podExtra?: ((name: string) => Json) | undefined;
+  /** Bulk for every pod, as a real one carries it (managedFields, volumes, container statuses…), merged in. */
+  podExtra?: ((name: string) => { metadata?: Json; spec?: Json; status?: Json }) | undefined;
 }
 
 const CONTAINER = {
@@ -118,6 +118,7 @@ export function clusterBuilder(api: FakeKubeApi, options: ClusterBuilderOptions)
   ): void {
     const t = templateOf(template);
     const tm = t.metadata as Json;
+    const extra = options.podExtra?.(name) ?? {};
     let pod: Json = {
       apiVersion: 'v1',
       kind: 'Pod',
@@ -127,8 +128,9 @@ export function clusterBuilder(api: FakeKubeApi, options: ClusterBuilderOptions)
         ...tm,
         ...metadata,
         labels: { ...(tm.labels as Json), ...(metadata.labels as Json) },
+        ...extra.metadata,
       },
-      spec: { ...(t.spec as Json), nodeName: `node-${index % 3}` },
+      spec: { ...(t.spec as Json), nodeName: `node-${index % 3}`, ...extra.spec },
     };
     if (plan === 'admitted' || (typeof plan === 'object' && 'admitted' in plan)) {
       const config = plan === 'admitted' ? options.config : plan.admitted;
@@ -143,8 +145,7 @@ export function clusterBuilder(api: FakeKubeApi, options: ClusterBuilderOptions)
     const { apiVersion: _v, kind: _k, ...body } = pod;
     api.createObject('pods', {
       ...(body as ObjectInput),
-      ...(options.podExtra?.(name) ?? {}),
-      status: { phase, podIP: `10.244.${index % 250}.${(index >> 8) % 250}` },
+      status: { phase, podIP: `10.244.${index % 250}.${(index >> 8) % 250}`, ...extra.status },
     } as ObjectInput);
   }
 
