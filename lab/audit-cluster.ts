@@ -115,6 +115,7 @@ export function clusterBuilder(api: FakeKubeApi, options: ClusterBuilderOptions)
     plan: PodPlan,
     metadata: Json,
     index: number,
+    nodeName = `node-${index % 3}`,
   ): void {
     const t = templateOf(template);
     const tm = t.metadata as Json;
@@ -130,7 +131,7 @@ export function clusterBuilder(api: FakeKubeApi, options: ClusterBuilderOptions)
         labels: { ...(tm.labels as Json), ...(metadata.labels as Json) },
         ...extra.metadata,
       },
-      spec: { ...(t.spec as Json), nodeName: `node-${index % 3}`, ...extra.spec },
+      spec: { ...(t.spec as Json), nodeName, ...extra.spec },
     };
     if (plan === 'admitted' || (typeof plan === 'object' && 'admitted' in plan)) {
       const config = plan === 'admitted' ? options.config : plan.admitted;
@@ -292,6 +293,7 @@ export function clusterBuilder(api: FakeKubeApi, options: ClusterBuilderOptions)
         'created',
         { ownerReferences: [owner] },
         0,
+        node,
       );
     },
   };

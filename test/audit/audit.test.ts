@@ -220,7 +220,7 @@ describe('dns-tuner audit -A', () => {
     );
     const etcd = workload(r, 'pod/etcd-node-1');
     expect(etcd.review).toMatchObject({ decision: null, reason: 'static-pod', basis: null });
-    expect(etcd.rollout.note).toMatch(/static pod: kubelet runs it from a manifest file on node node-0/);
+    expect(etcd.rollout.note).toMatch(/static pod: kubelet runs it from a manifest file on node node-1/);
     const reasons = Object.fromEntries(
       r.workloads!.filter((w) => w.state === 'skipped').map((w) => [w.workload, w.review.reason]),
     );
