@@ -14,6 +14,7 @@ import {
   type AuditProblem,
   type AuditState,
   type AuditTally,
+  NAMESPACE_EXCLUDED_REASON,
   NEEDS_ROLLOUT,
   STATIC_POD_REASON,
   type StateCounts,
@@ -165,6 +166,8 @@ function workloadEntry(w: WorkloadTally, options: ReportOptions): AuditWorkload 
   const hostNetwork = now?.hostNetwork ?? verdict.hostNetwork;
   const affected = w.counts.untuned + w.counts.stale;
   const staticPod = verdict.reason === STATIC_POD_REASON;
+  // The audit's own reasons: no review ran (kubelet owns a static pod; the registration never sends the namespace).
+  const reviewed = !staticPod && verdict.reason !== NAMESPACE_EXCLUDED_REASON;
   let queryCost: QueryCostChange | null = null;
   if (NEEDS_ROLLOUT.has(state) && now !== undefined && wouldBe !== undefined) {
     queryCost = queryCostChange(options.config, ref.namespace, hostNetwork, now.dns, wouldBe, options.lookupName);
@@ -179,10 +182,10 @@ function workloadEntry(w: WorkloadTally, options: ReportOptions): AuditWorkload 
     state,
     pods: { total: w.total, affected, ...w.counts },
     review: {
-      decision: staticPod ? null : verdict.decision,
+      decision: reviewed ? verdict.decision : null,
       reason: verdict.reason,
       policy: verdict.policy ?? null,
-      basis: staticPod ? null : verdict.basis,
+      basis: reviewed ? verdict.basis : null,
       detail: verdict.detail ?? null,
     },
     now: now === undefined ? null : dnsView(now.dns, now.hostNetwork, ctx),

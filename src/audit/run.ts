@@ -33,7 +33,15 @@ import {
 } from './cluster.ts';
 import { ownDns } from './dns.ts';
 import { isKnownKind } from './rollout.ts';
-import { type AuditProblem, AuditTally, type PodFinding, STATIC_POD_REASON, type WorkloadRef } from './tally.ts';
+import {
+  type AuditProblem,
+  AuditTally,
+  EXCLUDED_NAMESPACES,
+  NAMESPACE_EXCLUDED_REASON,
+  type PodFinding,
+  STATIC_POD_REASON,
+  type WorkloadRef,
+} from './tally.ts';
 import { podVerdict, templateVerdict, type Verdict } from './verdict.ts';
 
 export interface AuditDeps {
@@ -262,6 +270,11 @@ export async function auditCluster(deps: AuditDeps, options: AuditOptions): Prom
         continue;
       }
       const target = await targetOf(pod);
+      if (EXCLUDED_NAMESPACES.has(pod.namespace)) {
+        const verdict = excludedVerdict(pod.namespace, finding.current);
+        tally.addWithState(target.ref, verdict, target.template?.facts, finding, policy, 'skipped');
+        continue;
+      }
       const verdict = target.template?.verdict ?? (await podVerdict(review, item as Record<string, unknown>));
       const workload = tally.add(target.ref, verdict, target.template?.facts, finding, policy);
       if (target.note !== undefined) workload.note(target.note);
@@ -285,6 +298,19 @@ function missing(owner: OwnerRef, failure: { status: number | undefined; error: 
 
 function unreadable(owner: OwnerRef, failure: { status: number | undefined; error: string }): string {
   return `${missing(owner, failure)}: compared with the pod itself`;
+}
+
+/** The webhook is never called for these pods: what they have is what a pod created now gets. */
+function excludedVerdict(namespace: string, current: PodDns | undefined): Verdict {
+  return {
+    decision: 'skipped',
+    reason: NAMESPACE_EXCLUDED_REASON,
+    policy: undefined,
+    detail: `the webhook registration never sends pods of namespace ${namespace}`,
+    wouldBe: current,
+    hostNetwork: false,
+    basis: 'pod',
+  };
 }
 
 function staticVerdict(current: PodDns | undefined): Verdict {

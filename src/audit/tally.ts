@@ -22,8 +22,16 @@ export type AuditState = (typeof AUDIT_STATES)[number];
 /** The states a rollout would change, in the order the report lists them. */
 export const NEEDS_ROLLOUT: ReadonlySet<AuditState> = new Set(['untuned', 'stale']);
 
-/** The audit's own skip reason, beside the review's: kubelet runs a static pod from a file, not from the API. */
+/** The audit's own skip reasons, beside the review's: kubelet runs a static pod from a file, not from the API… */
 export const STATIC_POD_REASON = 'static-pod';
+/** …and the webhook's registration never sends the pods of some namespaces, whatever their labels. */
+export const NAMESPACE_EXCLUDED_REASON = 'namespace-excluded';
+
+/**
+ * The namespaces manifests/base/webhook.yaml's namespaceSelector leaves out (`kubernetes.io/metadata.name NotIn`): the
+ * control plane, and dns-tuner's own (test/audit/tally.test.ts keeps the two lists equal).
+ */
+export const EXCLUDED_NAMESPACES: ReadonlySet<string> = new Set(['kube-system', 'dns-tuner']);
 
 /** What to roll: the pod's controller's controller, up to a kind that rolls (Deployment, StatefulSet, …), or the pod. */
 export interface WorkloadRef extends OwnerRef {

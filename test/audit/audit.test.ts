@@ -111,6 +111,13 @@ describe('dns-tuner audit -A', () => {
       ['shop', 'statefulset/db', 'stale', '2/2', 'kubectl rollout restart statefulset/db -n shop'],
       ['shop', 'deployment/api', 'tuned', '0/2', 'kubectl rollout restart deployment/api -n shop'],
       ['shop', 'pod/debug-tuned', 'tuned', '0/1', 'kubectl delete pod debug-tuned -n shop'],
+      [
+        'kube-system',
+        'deployment/coredns',
+        'skipped',
+        '0/1',
+        'kubectl rollout restart deployment/coredns -n kube-system',
+      ],
       ['legacy', 'deployment/old', 'skipped', '0/1', 'kubectl rollout restart deployment/old -n legacy'],
       ['shop', 'daemonset/agent', 'skipped', '0/2', 'kubectl rollout restart daemonset/agent -n shop'],
       ['shop', 'deployment/win', 'skipped', '0/1', 'kubectl rollout restart deployment/win -n shop'],
@@ -119,17 +126,18 @@ describe('dns-tuner audit -A', () => {
       ['trial', 'deployment/probe', 'skipped', '0/1', 'kubectl rollout restart deployment/probe -n trial'],
     ]);
     expect(r.summary).toEqual({
-      pods: 24,
-      workloads: 19,
+      pods: 25,
+      workloads: 20,
       states: {
         untuned: { workloads: 9, pods: 10 },
         stale: { workloads: 2, pods: 3 },
         tuned: { workloads: 2, pods: 4 },
-        skipped: { workloads: 6, pods: 7 },
+        skipped: { workloads: 7, pods: 8 },
       },
       skipReasons: {
         'host-network': 2,
         'mode-dry-run': 1,
+        'namespace-excluded': 1,
         'namespace-not-opted-in': 1,
         'pod-opt-out': 1,
         'static-pod': 1,
@@ -137,6 +145,7 @@ describe('dns-tuner audit -A', () => {
       },
     });
     expect(r.namespaces).toEqual([
+      { name: 'kube-system', policy: 'default', pods: 1, untuned: 0, stale: 0, tuned: 0, skipped: 1 },
       { name: 'legacy', policy: null, pods: 2, untuned: 0, stale: 1, tuned: 0, skipped: 1 },
       { name: 'shop', policy: 'default', pods: 21, untuned: 10, stale: 2, tuned: 4, skipped: 5 },
       { name: 'trial', policy: 'default', pods: 1, untuned: 0, stale: 0, tuned: 0, skipped: 1 },
@@ -218,6 +227,15 @@ describe('dns-tuner audit -A', () => {
     expect(workload(r, 'deployment/paused').rollout.note).toBe(
       'the Deployment is paused: it rolls once resumed (kubectl rollout resume deployment/paused -n shop)',
     );
+    const coredns = workload(r, 'deployment/coredns', 'kube-system');
+    expect(coredns.review).toEqual({
+      decision: null,
+      reason: 'namespace-excluded',
+      policy: null,
+      basis: null,
+      detail: 'the webhook registration never sends pods of namespace kube-system',
+    });
+    expect(coredns.afterRollout).toEqual(coredns.now);
     const etcd = workload(r, 'pod/etcd-node-1');
     expect(etcd.review).toMatchObject({ decision: null, reason: 'static-pod', basis: null });
     expect(etcd.rollout.note).toMatch(/static pod: kubelet runs it from a manifest file on node node-1/);
@@ -225,6 +243,7 @@ describe('dns-tuner audit -A', () => {
       r.workloads!.filter((w) => w.state === 'skipped').map((w) => [w.workload, w.review.reason]),
     );
     expect(reasons).toEqual({
+      'deployment/coredns': 'namespace-excluded',
       'deployment/old': 'namespace-not-opted-in',
       'daemonset/agent': 'host-network',
       'deployment/win': 'windows',
@@ -242,7 +261,7 @@ describe('dns-tuner audit -A', () => {
     const lines = run.stdout.split('\n');
     expect(lines[0]).toBe(`dns-tuner audit: all namespaces (config: ${EXAMPLE_CONFIG})`);
     expect(lines[1]).toBe(
-      '24 running pods in 19 workloads: 9 untuned (10 pods), 2 stale (3 pods), 2 tuned (4 pods), 6 skipped (7 pods)',
+      '25 running pods in 20 workloads: 9 untuned (10 pods), 2 stale (3 pods), 2 tuned (4 pods), 7 skipped (8 pods)',
     );
     expect(lines[3]).toMatch(/^STATE\s+NAMESPACE\s+WORKLOAD\s+PODS\s+api\.example\.com: GLIBC\s+MUSL$/);
     const web = lines.findIndex((l) =>
@@ -259,9 +278,9 @@ describe('dns-tuner audit -A', () => {
     );
     // Tuned and skipped workloads are counted, not listed, unless asked.
     expect(run.stdout).not.toMatch(/deployment\/api/);
-    expect(run.stdout).toContain('Not listed: 2 tuned workloads and 6 skipped workloads (--show-all lists them).');
+    expect(run.stdout).toContain('Not listed: 2 tuned workloads and 7 skipped workloads (--show-all lists them).');
     expect(run.stdout).toContain(
-      'Skipped pods by reason: host-network 2, mode-dry-run 1, namespace-not-opted-in 1, pod-opt-out 1, static-pod 1, windows 1.',
+      'Skipped pods by reason: host-network 2, mode-dry-run 1, namespace-excluded 1, namespace-not-opted-in 1, pod-opt-out 1, static-pod 1, windows 1.',
     );
     const all = await audit(['-A', '--show-all']);
     expect(all.stdout).toMatch(/^tuned\s+shop\s+deployment\/api\s+2\s+policy default$/m);
@@ -279,14 +298,15 @@ describe('dns-tuner audit -A', () => {
     const { run, report: r } = await report(['-A', '--summary']);
     expect(run.code).toBe(EXIT_CHANGES);
     expect(r.workloads).toBeNull();
-    expect(r.namespaces.map((ns) => ns.name)).toEqual(['legacy', 'shop', 'trial']);
+    expect(r.namespaces.map((ns) => ns.name)).toEqual(['kube-system', 'legacy', 'shop', 'trial']);
     const text = await audit(['-A', '--summary']);
     expect(text.stdout).toContain(
       [
-        'NAMESPACE  POLICY   PODS  UNTUNED  STALE  TUNED  SKIPPED',
-        'legacy     -           2        0      1      0        1',
-        'shop       default    21       10      2      4        5',
-        'trial      default     1        0      0      0        1',
+        'NAMESPACE    POLICY   PODS  UNTUNED  STALE  TUNED  SKIPPED',
+        'kube-system  default     1        0      0      0        1',
+        'legacy       -           2        0      1      0        1',
+        'shop         default    21       10      2      4        5',
+        'trial        default     1        0      0      0        1',
       ].join('\n'),
     );
   });
@@ -379,6 +399,38 @@ describe('dns-tuner audit scope', () => {
   });
 });
 
+describe('dns-tuner audit progress', () => {
+  it('shows a progress line on stderr only on a terminal, and clears it before the report', async () => {
+    let stderr = '';
+    let stdout = '';
+    const terminal = Object.assign(
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          stderr += chunk.toString();
+          done();
+        },
+      }),
+      { isTTY: true },
+    );
+    const out = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        stdout += chunk.toString();
+        done();
+      },
+    });
+    const code = await runAudit(
+      ['--kubeconfig', api.kubeconfigPath, '--config', EXAMPLE_CONFIG, '-A'],
+      { stdout: out, stderr: terminal },
+      {},
+    );
+    expect(code).toBe(EXIT_CHANGES);
+    const clear = '\r\u001b[2K';
+    expect(stderr.startsWith(`${clear}dns-tuner audit: reading namespaces… 0`)).toBe(true);
+    expect(stderr.endsWith(clear)).toBe(true);
+    expect(stdout).toBe((await audit(['-A'])).stdout);
+  });
+});
+
 describe('dns-tuner audit failures', () => {
   it('a namespace the user may not read is reported; the others are still audited; exit 1', async () => {
     api.deny({ resource: 'pods', namespace: 'legacy' });
@@ -396,6 +448,7 @@ describe('dns-tuner audit failures', () => {
     ]);
     // The cluster-wide list was refused; every other namespace was listed on its own and audited.
     expect(r.namespaces.map((ns) => [ns.name, ns.pods])).toEqual([
+      ['kube-system', 1],
       ['shop', 21],
       ['trial', 1],
     ]);
@@ -416,6 +469,16 @@ describe('dns-tuner audit failures', () => {
     expect(db.notes).toEqual([
       expect.stringMatching(/^StatefulSet db not readable \(HTTP 403: .*\): compared with the pod itself$/),
     ]);
+  });
+
+  it('a named namespace the user may not read is reported; the others are still audited', async () => {
+    api.deny({ resource: 'namespaces', verb: 'get', namespace: 'legacy' });
+    const { run, report: r } = await report(['-n', 'legacy,trial']);
+    expect(run.code).toBe(EXIT_FAILED);
+    expect(r.problems).toEqual([
+      { resource: 'namespaces', namespace: 'legacy', status: 403, message: expect.stringMatching(/^HTTP 403: /) },
+    ]);
+    expect(r.namespaces.map((ns) => ns.name)).toEqual(['trial']);
   });
 
   it('a namespace that does not exist is bad input (exit 2)', async () => {

@@ -2,7 +2,8 @@
  * The cluster `dns-tuner audit` is tested against, in the fake Kubernetes API: a namespace opted in after some of its
  * pods were created (untuned), pods tuned under the example config (tuned) and under an older policy (stale), pods
  * the webhook skips (opt-out annotation, host network, Windows, a static pod, dry-run mode, a namespace not opted in),
- * a namespace that opted out after its pods were tuned, and owners of every kind the audit follows.
+ * a namespace that opted out after its pods were tuned, kube-system labelled (never sent to the webhook), and owners
+ * of every kind the audit follows.
  */
 import { clusterBuilder } from '../../lab/audit-cluster.ts';
 import type { FakeKubeApi } from '../../lab/fake-kube-api.ts';
@@ -56,4 +57,8 @@ export function buildScenario(api: FakeKubeApi): void {
 
   // trial: opted in, in dry-run mode: nothing is tuned, so nothing would change on a rollout.
   b.deployment('trial', 'probe', {}, ['created']);
+
+  // kube-system, labelled by mistake: the webhook's registration never sends its pods.
+  api.setLabel('kube-system', LABEL_POLICY, 'default');
+  b.deployment('kube-system', 'coredns', {}, ['created']);
 }

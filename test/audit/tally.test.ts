@@ -2,10 +2,21 @@
  * The audit's pure parts: when two pods have the same DNS, which state a pod is in, what a workload keeps (bounded),
  * how a tuned pod is taken back to the pod it was created as, and the rollout advice per kind.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { ROOT } from '../../lab/paths.ts';
 import { dnsKey, dnsView, sameDns } from '../../src/audit/dns.ts';
 import { rolloutAdvice, workloadName } from '../../src/audit/rollout.ts';
-import { MAX_EXAMPLES, MAX_VARIANTS, type PodFinding, podState, WorkloadTally } from '../../src/audit/tally.ts';
+import {
+  EXCLUDED_NAMESPACES,
+  MAX_EXAMPLES,
+  MAX_VARIANTS,
+  type PodFinding,
+  podState,
+  WorkloadTally,
+} from '../../src/audit/tally.ts';
 import { createdPod, type Verdict } from '../../src/audit/verdict.ts';
 import type { PodDns } from '../../src/core/types.ts';
 import { resolvContext } from '../../src/dryrun/report.ts';
@@ -203,5 +214,19 @@ describe('rollout advice', () => {
     expect(workloadName(at('Deployment', 'apps/v1', 'web'))).toBe('deployment/web');
     expect(workloadName(at('Rollout', 'argoproj.io/v1alpha1', 'web'))).toBe('rollout.argoproj.io/web');
     expect(workloadName(at('ReplicationController', 'v1', 'web'))).toBe('replicationcontroller/web');
+  });
+});
+
+describe('namespaces the webhook is never called for', () => {
+  it('are those the shipped registration leaves out', () => {
+    const registration = parse(readFileSync(join(ROOT, 'manifests', 'base', 'webhook.yaml'), 'utf8')) as {
+      webhooks: Array<{
+        namespaceSelector: { matchExpressions: Array<{ key: string; operator: string; values?: string[] }> };
+      }>;
+    };
+    const notIn = registration.webhooks[0]!.namespaceSelector.matchExpressions.find(
+      (e) => e.key === 'kubernetes.io/metadata.name' && e.operator === 'NotIn',
+    );
+    expect([...EXCLUDED_NAMESPACES].sort()).toEqual([...(notIn?.values ?? [])].sort());
   });
 });
