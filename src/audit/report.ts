@@ -60,6 +60,7 @@ export interface AuditWorkload {
   afterRollout: DnsView | null;
   /** One external lookup, now and after the rollout (for workloads a rollout changes). */
   queryCost: QueryCostChange | null;
+  /** What rolls it; both null unless a rollout changes something (untuned, stale). */
   rollout: RolloutAdvice;
   /** For stale pods: the `dns-tuner.io/applied` annotation of one of them (what it was tuned as). */
   tunedAs: string | null;
@@ -192,7 +193,8 @@ function workloadEntry(w: WorkloadTally, options: ReportOptions): AuditWorkload 
     podsWithOtherDns: withDns - (now?.pods ?? 0),
     afterRollout: wouldBe === undefined || staticPod ? null : dnsView(wouldBe, hostNetwork, ctx),
     queryCost,
-    rollout: rolloutAdvice(ref, w.rollout, { staticPod, nodeName: w.nodeName }),
+    // Only for what a rollout changes: a script running every command must not restart the whole cluster.
+    rollout: NEEDS_ROLLOUT.has(state) ? rolloutAdvice(ref, w.rollout) : { command: null, note: null },
     tunedAs: w.tunedAs ?? null,
     examples: [...w.examples],
     notes: [...w.notes],

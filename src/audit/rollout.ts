@@ -2,13 +2,13 @@
  * How to give a workload's running pods the DNS a pod created now gets: only new pods change (DNS fields are
  * immutable), so the answer is whatever makes the controller create them again — a rollout restart where one
  * exists (https://kubernetes.io/docs/reference/kubectl/generated/kubectl_rollout/kubectl_rollout_restart/), and
- * otherwise what to delete or wait for.
+ * otherwise what to delete or wait for. Static pods are never advised on: they are always `skipped`.
  */
 import type { RolloutFacts } from '../kube/workloads.ts';
 import type { WorkloadRef } from './tally.ts';
 
 export interface RolloutAdvice {
-  /** A command to paste, or null when there is none to give (a Job runs to completion; a static pod is a file). */
+  /** A command to paste, or null when there is none to give (a Job runs to completion; an owner of another kind). */
   command: string | null;
   /** What to know before running it, or what to do instead. */
   note: string | null;
@@ -42,16 +42,8 @@ export function workloadName(ref: { apiVersion: string; kind: string; name: stri
   return `${ref.kind.toLowerCase()}${builtIn ? '' : `.${group}`}/${ref.name}`;
 }
 
-export function rolloutAdvice(
-  ref: WorkloadRef,
-  facts: RolloutFacts | undefined,
-  context: { staticPod: boolean; nodeName?: string | undefined },
-): RolloutAdvice {
+export function rolloutAdvice(ref: WorkloadRef, facts: RolloutFacts | undefined): RolloutAdvice {
   const ns = `-n ${ref.namespace}`;
-  if (context.staticPod) {
-    const node = context.nodeName === undefined ? 'its node' : `node ${context.nodeName}`;
-    return { command: null, note: `a static pod: kubelet runs it from a manifest file on ${node}, not from the API` };
-  }
   if (!isKnownKind(ref)) {
     return { command: null, note: `restart it through its owner ${ref.kind} ${ref.name} (${ref.apiVersion})` };
   }

@@ -265,8 +265,7 @@ export async function auditCluster(deps: AuditDeps, options: AuditOptions): Prom
       const policy = policyOf(pod.namespace);
       if (pod.mirror) {
         const ref: WorkloadRef = { apiVersion: 'v1', kind: 'Pod', name: pod.name, namespace: pod.namespace };
-        const workload = tally.addWithState(ref, staticVerdict(finding.current), undefined, finding, policy, 'skipped');
-        workload.nodeName = pod.nodeName;
+        tally.addWithState(ref, staticVerdict(finding.current, pod.nodeName), undefined, finding, policy, 'skipped');
         continue;
       }
       const target = await targetOf(pod);
@@ -313,12 +312,12 @@ function excludedVerdict(namespace: string, current: PodDns | undefined): Verdic
   };
 }
 
-function staticVerdict(current: PodDns | undefined): Verdict {
+function staticVerdict(current: PodDns | undefined, node: string | undefined): Verdict {
   return {
     decision: 'skipped',
     reason: STATIC_POD_REASON,
     policy: undefined,
-    detail: 'kubelet runs a static pod from a manifest file on its node; the API object only mirrors it',
+    detail: `kubelet runs this static pod from a manifest file on ${node === undefined ? 'its node' : `node ${node}`}; the API object only mirrors it`,
     wouldBe: current,
     hostNetwork: false,
     basis: 'pod',

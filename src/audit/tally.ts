@@ -96,8 +96,6 @@ export class WorkloadTally {
   /** The `dns-tuner.io/applied` value of the first stale pod: what it was tuned as. */
   tunedAs: string | undefined;
   readonly notes: string[] = [];
-  /** The node of a static pod (its manifest lives there). */
-  nodeName: string | undefined;
   private examplesAffected = false;
 
   constructor(workload: WorkloadRef, verdict: Verdict, rollout: RolloutFacts | undefined) {

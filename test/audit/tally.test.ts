@@ -174,37 +174,32 @@ describe('the pod as it was created', () => {
 
 describe('rollout advice', () => {
   const at = (kind: string, apiVersion: string, name = 'x') => ({ kind, apiVersion, name, namespace: 'ns' });
-  const none = { staticPod: false };
 
   it('restarts what kubectl rollout restarts, with the caveats that stop a restart from rolling', () => {
-    expect(rolloutAdvice(at('Deployment', 'apps/v1'), undefined, none)).toEqual({
+    expect(rolloutAdvice(at('Deployment', 'apps/v1'), undefined)).toEqual({
       command: 'kubectl rollout restart deployment/x -n ns',
       note: null,
     });
     const paused = { paused: true, updateStrategy: undefined, matchLabels: undefined };
-    expect(rolloutAdvice(at('Deployment', 'apps/v1'), paused, none).note).toMatch(/paused/);
+    expect(rolloutAdvice(at('Deployment', 'apps/v1'), paused).note).toMatch(/paused/);
     const onDelete = { paused: false, updateStrategy: 'OnDelete', matchLabels: undefined };
-    expect(rolloutAdvice(at('DaemonSet', 'apps/v1'), onDelete, none).note).toMatch(/OnDelete/);
-    expect(rolloutAdvice(at('StatefulSet', 'apps/v1'), undefined, none).command).toBe(
+    expect(rolloutAdvice(at('DaemonSet', 'apps/v1'), onDelete).note).toMatch(/OnDelete/);
+    expect(rolloutAdvice(at('StatefulSet', 'apps/v1'), undefined).command).toBe(
       'kubectl rollout restart statefulset/x -n ns',
     );
   });
 
   it('deletes what nothing restarts, and says when there is no command to give', () => {
     const labels = { paused: false, updateStrategy: undefined, matchLabels: { app: 'x', tier: 'web' } };
-    expect(rolloutAdvice(at('ReplicaSet', 'apps/v1'), labels, none).command).toBe(
+    expect(rolloutAdvice(at('ReplicaSet', 'apps/v1'), labels).command).toBe(
       'kubectl delete pod -n ns -l app=x,tier=web',
     );
-    expect(rolloutAdvice(at('ReplicaSet', 'apps/v1'), undefined, none).command).toBeNull();
-    expect(rolloutAdvice(at('Pod', 'v1'), undefined, none).command).toBe('kubectl delete pod x -n ns');
-    expect(rolloutAdvice(at('Job', 'batch/v1'), undefined, none).command).toBeNull();
-    expect(rolloutAdvice(at('CronJob', 'batch/v1'), undefined, none).command).toBeNull();
-    expect(rolloutAdvice(at('Pod', 'v1'), undefined, { staticPod: true, nodeName: 'n1' })).toEqual({
-      command: null,
-      note: 'a static pod: kubelet runs it from a manifest file on node n1, not from the API',
-    });
+    expect(rolloutAdvice(at('ReplicaSet', 'apps/v1'), undefined).command).toBeNull();
+    expect(rolloutAdvice(at('Pod', 'v1'), undefined).command).toBe('kubectl delete pod x -n ns');
+    expect(rolloutAdvice(at('Job', 'batch/v1'), undefined).command).toBeNull();
+    expect(rolloutAdvice(at('CronJob', 'batch/v1'), undefined).command).toBeNull();
     // A Deployment of another API group is not one kubectl restarts.
-    expect(rolloutAdvice(at('Deployment', 'example.com/v1'), undefined, none)).toEqual({
+    expect(rolloutAdvice(at('Deployment', 'example.com/v1'), undefined)).toEqual({
       command: null,
       note: 'restart it through its owner Deployment x (example.com/v1)',
     });
