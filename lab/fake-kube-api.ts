@@ -22,7 +22,7 @@
  * - `Accept: …;as=PartialObjectMetadata[List];g=meta.k8s.io;v=v1` → metadata-only objects, as the apiserver does.
  * - Bearer-token authentication (401 Status otherwise), from the kubeconfig it writes; RBAC-style denials (403
  *   Status) injected per resource, namespace and verb: a denial in one namespace also denies the cluster-wide
- *   request, as no ClusterRole can grant that without granting the namespace.
+ *   request, as no ClusterRole can grant that without granting the namespace; a Namespace object is in itself.
  * - One resourceVersion sequence for every kind, as etcd's revision is shared; deleting a namespace deletes what is
  *   in it first.
  *
@@ -462,18 +462,28 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions = {}): Promis
   }
 
   function denied(kind: RequestKind, at: Route): boolean {
+    const namespace = namespaceOf(at);
     return denials.some(
       (d) =>
         (d.resource === undefined || d.resource === at.resource) &&
         (d.verb === undefined || d.verb === kind) &&
         // A cluster-wide request needs the permission in every namespace.
-        (d.namespace === undefined || at.namespace === undefined || d.namespace === at.namespace),
+        (d.namespace === undefined || namespace === undefined || d.namespace === namespace),
     );
+  }
+
+  /**
+   * The namespace RBAC checks a request in: a Namespace object is checked inside itself, so a RoleBinding there can
+   * grant `get` on it (https://github.com/kubernetes/kubernetes/blob/master/staging/src/k8s.io/apiserver/pkg/endpoints/request/requestinfo.go).
+   */
+  function namespaceOf(at: Route): string | undefined {
+    return at.resource === 'namespaces' && at.name !== undefined ? at.name : at.namespace;
   }
 
   function forbidden(kind: RequestKind, at: Route): Record<string, unknown> {
     const { group } = RESOURCES[at.resource];
-    const where = at.namespace === undefined ? 'at the cluster scope' : `in the namespace "${at.namespace}"`;
+    const namespace = namespaceOf(at);
+    const where = namespace === undefined ? 'at the cluster scope' : `in the namespace "${namespace}"`;
     const message =
       `${at.resource}${at.name ? ` "${at.name}"` : ''} is forbidden: User "${USER}" cannot ${kind} ` +
       `resource "${at.resource}" in API group "${group}" ${where}`;

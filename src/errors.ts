@@ -13,6 +13,8 @@ import { format } from 'node:util';
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_BAD_INPUT = 2;
+/** `dns-tuner audit`: the audit completed and some running pods would change on a rollout (a CI gate). */
+export const EXIT_CHANGES = 3;
 
 interface ErrorEntry {
   message: string;
@@ -73,6 +75,15 @@ export const ERRORS = {
   ),
   DNS_TUNER_CANNOT_LISTEN: failure(500, 'cannot listen on %s (%s): %s'),
   DNS_TUNER_SERVER_FAILED: failure(502, '%s answered %s: %s'),
+  // `dns-tuner audit`: reading the cluster through the user's kubeconfig.
+  DNS_TUNER_AUDIT_KUBECONFIG: input(400, '%s'),
+  DNS_TUNER_AUDIT_UNKNOWN_NAMESPACE: input(404, 'namespace %s does not exist in the cluster'),
+  DNS_TUNER_AUDIT_REFUSED: input(400, 'the API server refused %s: %s'),
+  DNS_TUNER_AUDIT_FORBIDDEN: failure(
+    403,
+    '%s: %s (the RBAC the audit needs: README, "Auditing running pods", or manifests/audit/clusterrole.yaml)',
+  ),
+  DNS_TUNER_AUDIT_API_FAILED: failure(502, 'the Kubernetes API at %s could not be read: %s'),
   DNS_TUNER_SERVER_UNREACHABLE: failure(502, '%s'),
   DNS_TUNER_INTERNAL: failure(500, 'internal error: %s'),
 } as const satisfies Record<string, ErrorEntry>;

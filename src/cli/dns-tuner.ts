@@ -3,7 +3,8 @@
  * The `dns-tuner` command (package.json `bin`), one entry point with subcommands:
  *   serve     the webhook server (the image runs it as `node dist/main.js`, the same thing)
  *   explain   what the webhook would do to a workload (./explain.ts), offline or against a running webhook
- * Each subcommand is imported when it runs, so `explain` offline never loads the HTTP server (Fastify).
+ *   audit     which running pods are not tuned yet, and what to roll (./audit.ts), through the user's kubeconfig
+ * Each subcommand is imported when it runs, so `explain` offline and `audit` never load the HTTP server (Fastify).
  */
 import { enableCompileCache } from 'node:module';
 import { EXIT_BAD_INPUT, EXIT_OK } from '../errors.ts';
@@ -17,6 +18,7 @@ const USAGE = `Usage: dns-tuner <command> [options]
 Commands
   serve     run the webhook (dns-tuner serve --help); the container runs it as node dist/main.js
   explain   what the webhook would do to a Pod or workload, and why (dns-tuner explain --help)
+  audit     which running pods are not tuned yet, and what to roll (dns-tuner audit --help)
   help      this text
 `;
 
@@ -32,10 +34,15 @@ async function main(argv: string[]): Promise<number> {
       const { runExplain } = await import('./explain.ts');
       return runExplain(rest, io);
     }
+    case 'audit': {
+      const { runAudit } = await import('./audit.ts');
+      return runAudit(rest, io, process.env);
+    }
     case 'help':
     case '--help':
     case '-h': {
       if (rest[0] === 'explain') process.stdout.write((await import('./explain.ts')).EXPLAIN_USAGE);
+      else if (rest[0] === 'audit') process.stdout.write((await import('./audit.ts')).AUDIT_USAGE);
       else if (rest[0] === 'serve') process.stdout.write(`${(await import('./flags.ts')).usage()}\n`);
       else process.stdout.write(USAGE);
       return EXIT_OK;

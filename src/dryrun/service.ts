@@ -6,10 +6,12 @@
  *
  * Bad input throws a DnsTunerError (../errors.ts) naming what is wrong; the outcome of a readable object is a value.
  */
+
 import type { ClusterFactsReader } from '../cluster/source.ts';
-import type { Config, NamespaceInfo } from '../core/types.ts';
+import type { Config } from '../core/types.ts';
 import { DnsTunerError } from '../errors.ts';
-import type { NamespaceLookup, NamespaceSource } from '../namespaces/source.ts';
+import { createFixedNamespaceSource } from '../namespaces/fixed-source.ts';
+import type { NamespaceSource } from '../namespaces/source.ts';
 import type { ReviewOutcome } from '../review/outcome.ts';
 import { createReviewService, type ReviewServiceDeps } from '../review/service.ts';
 import {
@@ -86,13 +88,13 @@ export function createDryRunService(deps: DryRunServiceDeps): DryRunService {
       let namespaces: NamespaceSource;
       let origin: NamespaceOrigin;
       if (whatIf !== undefined) {
-        namespaces = fixedSource(whatIfNamespace(target.value.namespace, whatIf));
+        namespaces = createFixedNamespaceSource([whatIfNamespace(target.value.namespace, whatIf)]);
         origin = 'what-if';
       } else if (known !== null) {
         namespaces = known;
         origin = 'namespace-source';
       } else {
-        namespaces = fixedSource(undefined);
+        namespaces = createFixedNamespaceSource([]);
         origin = 'none';
       }
       // One config for the whole run: a reload between the review and the report must not mix two configs.
@@ -116,7 +118,7 @@ export function createDryRunService(deps: DryRunServiceDeps): DryRunService {
 
     async namespace(name) {
       const config = deps.getConfig();
-      const source = known ?? fixedSource(undefined);
+      const source = known ?? createFixedNamespaceSource([]);
       const lookup = await createReviewService({
         getConfig: () => config,
         namespaces: source,
@@ -140,17 +142,4 @@ export function createDryRunService(deps: DryRunServiceDeps): DryRunService {
 function parseOne(text: string): Parsed<unknown> {
   const docs = parseYamlDocuments(text);
   return docs.ok ? singleDocument(docs.value) : docs;
-}
-
-/** A NamespaceSource that knows one namespace (or none): the "what if", and explain without a namespace file. */
-function fixedSource(info: NamespaceInfo | undefined): NamespaceSource {
-  return {
-    async lookup(name): Promise<NamespaceLookup> {
-      return info !== undefined && info.name === name ? { found: true, namespace: info } : { found: false };
-    },
-    status: () => ({ ready: true, size: info === undefined ? 0 : 1 }),
-    entries: () => (info === undefined ? [] : [info]),
-    async start() {},
-    async stop() {},
-  };
 }

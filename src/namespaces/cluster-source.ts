@@ -86,8 +86,8 @@ const namespaceSchema = z.object({
   metadata: z.object({ name: z.string().min(1), labels: stringMap, annotations: stringMap }),
 });
 
-/** Only what the engine reads: the `dns-tuner.io/*` labels and annotations. */
-function projectNamespace(object: unknown): NamespaceInfo {
+/** Only what the engine reads: the `dns-tuner.io/*` labels and annotations (also `dns-tuner audit`'s list). */
+export function projectNamespace(object: unknown): NamespaceInfo {
   const parsed = namespaceSchema.safeParse(object);
   if (!parsed.success) throw new Error(describeIssues(parsed.error));
   return toNamespaceInfo(parsed.data.metadata);

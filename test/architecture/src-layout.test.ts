@@ -109,8 +109,9 @@ function violations(graph: Graph): string[] {
       if (ours(target) && target.startsWith('..')) say('src/ imports nothing from test/, bench/, lab/ or scripts/');
     }
   }
-  // The offline CLI: `dns-tuner explain` must not load the server.
-  for (const entry of ['cli/dns-tuner.ts', 'cli/explain.ts']) {
+  // The offline CLI: `dns-tuner explain` and `dns-tuner audit` (a client of the API server, not a server) must not
+  // load the webhook's server.
+  for (const entry of ['cli/dns-tuner.ts', 'cli/explain.ts', 'cli/audit.ts']) {
     if (!graph.has(entry)) continue;
     for (const loaded of staticClosure(graph, entry)) {
       if (loaded === 'fastify' || inRoom(loaded, 'http') || inRoom(loaded, 'server')) {
@@ -126,7 +127,7 @@ describe('the layout of src/', () => {
   const graph = readGraph(join(ROOT, 'src'));
 
   it('reads the real import graph (every room, static and dynamic imports)', () => {
-    for (const room of ['core', 'review', 'dryrun', 'resolver-model', 'http', 'server', 'cli']) {
+    for (const room of ['core', 'review', 'dryrun', 'resolver-model', 'http', 'server', 'cli', 'audit']) {
       expect(
         [...graph.keys()].some((f) => inRoom(f, room)),
         room,
@@ -148,6 +149,7 @@ describe('the layout of src/', () => {
     add('dryrun/report.ts', 'fastify');
     add('review/service.ts', 'http/webhook-app.ts');
     add('cli/explain.ts', 'server/start.ts');
+    add('audit/report.ts', 'http/errors.ts');
     add('config/load.ts', '../test/support/paths.ts');
     add('core/types.ts', 'core/decide.ts');
     const found = violations(broken);
@@ -157,6 +159,7 @@ describe('the layout of src/', () => {
         expect.stringContaining('dryrun/report.ts imports fastify: nothing below the HTTP layer'),
         expect.stringContaining('review/service.ts imports http/webhook-app.ts: nothing below the HTTP layer'),
         expect.stringContaining('cli/explain.ts loads fastify: the offline CLI never loads the HTTP server'),
+        expect.stringContaining('cli/audit.ts loads http/errors.ts: the offline CLI never loads the HTTP server'),
         expect.stringContaining('config/load.ts imports ../test/support/paths.ts'),
         expect.stringMatching(/^import cycle: .*core\/types\.ts → core\/decide\.ts/),
       ]),

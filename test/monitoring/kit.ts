@@ -124,3 +124,23 @@ export function dnsTunerMetrics(expr: string): string[] {
   const names = [...expr.matchAll(/\bdns_tuner_[a-z0-9_]+/g)].map(([name]) => name.replace(/_(bucket|count|sum)$/, ''));
   return [...new Set(names)];
 }
+
+/**
+ * The PromQL of README.md's "Auditing running pods" section (when to run `dns-tuner audit`): each expression of its
+ * ```promql block, comments dropped, continuation lines joined.
+ */
+export function auditRecipeQueries(readme = readFileSync(join(ROOT, 'README.md'), 'utf8')): string[] {
+  const section = readme.slice(readme.indexOf('## Auditing running pods'));
+  const block = /```promql\n([\s\S]*?)```/.exec(section.slice(0, section.indexOf('\n## ', 1)))?.[1];
+  if (block === undefined) throw new Error('README.md "Auditing running pods" has no ```promql block');
+  return block
+    .split(/\n\s*\n/)
+    .map((chunk) =>
+      chunk
+        .split('\n')
+        .filter((line) => !line.trimStart().startsWith('#'))
+        .join(' ')
+        .trim(),
+    )
+    .filter((expr) => expr !== '');
+}

@@ -42,6 +42,7 @@ import { type RunningPrometheus, type Sample, startPrometheus } from '../support
 import { EXAMPLE_CONFIG, type Json, responseOf, reviewIn } from '../support/webhook.ts';
 import {
   alertRules,
+  auditRecipeQueries,
   dashboardQueries,
   dnsTunerMetrics,
   documentedMetrics,
@@ -664,6 +665,22 @@ describe('a real Prometheus scraping the built webhook', () => {
     });
     // Nothing here lasts long enough to fire.
     expect(states.filter((r) => r.state === 'firing')).toEqual([]);
+  });
+
+  it("evaluates the README's PromQL for when to run dns-tuner audit, over documented metrics only", async () => {
+    const documented = new Set(documentedMetrics().map((m) => m.name));
+    const queries = auditRecipeQueries();
+    expect(queries).toHaveLength(4);
+    const problems: string[] = [];
+    for (const expr of queries) {
+      for (const metric of dnsTunerMetrics(expr)) if (!documented.has(metric)) problems.push(`${expr}: ${metric}`);
+      try {
+        await prometheus.query(expr);
+      } catch (error) {
+        problems.push(`${expr}: ${(error as Error).message}`);
+      }
+    }
+    expect(problems).toEqual([]);
   });
 
   it('evaluates every dashboard query; those over documented metrics return data', async () => {
