@@ -244,7 +244,7 @@ async function expectAlive(): Promise<void> {
 }
 
 describe('the built server under attack, with the Deployment’s Node flags', () => {
-  it('answers every ordinary review within a second while /dry-run and /mutate get the worst bodies', async () => {
+  it('answers every ordinary review within half the apiserver timeout while /dry-run and /mutate get the worst bodies', async () => {
     const attacks = [...DRY_RUN_ATTACKS, ...MUTATE_ATTACKS];
     const result = await siege(attacks, 12_000);
     expectCodedAnswers(result, attacks);
@@ -258,7 +258,7 @@ describe('the built server under attack, with the Deployment’s Node flags', ()
     }
     expect(result.latencies.length).toBeGreaterThan(20);
     const slowest = result.latencies[result.latencies.length - 1];
-    expect(slowest, `slowest of ${result.latencies.length} ordinary reviews`).toBeLessThan(APISERVER_TIMEOUT_MS / 3);
+    expect(slowest, `slowest of ${result.latencies.length} ordinary reviews`).toBeLessThan(APISERVER_TIMEOUT_MS / 2);
     await expectAlive();
   }, 90_000);
 
