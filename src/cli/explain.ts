@@ -1,11 +1,12 @@
 /**
  * `dns-tuner explain`: what the webhook would do to a workload, before anyone labels a namespace.
  *
- * Offline (default) it runs the webhook's own review and report code (../http/dry-run.ts runDryRun →
- * webhook-app.ts reviewPod → the engine) with the same config and namespace file loaders as the server; with
- * `--server` it asks a running webhook's `POST /dry-run` instead. Exit codes: 0 report printed (whatever the
- * decision), 2 bad input (usage, unreadable or invalid file, YAML error, not a Kubernetes object, bad config),
- * 1 anything else (the server could not be reached or failed).
+ * Offline (default) it runs the webhook's own dry-run service (../dryrun/service.ts → ../review/service.ts → the
+ * engine) with the same config and namespace file loaders as the server, and loads no HTTP code; with `--server` it
+ * asks a running webhook's `POST /dry-run` instead. Exit codes come from the error table (../errors.ts): 0 every
+ * object explained (whatever the decision), 2 bad input (usage, unreadable or invalid file, YAML error, not a
+ * Kubernetes object, bad config; the good objects of the file are still explained), 1 anything else (the server
+ * could not be reached or failed).
  */
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
