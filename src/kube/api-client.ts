@@ -9,8 +9,8 @@
  * - `watch`: a stream of decoded events with an inactivity timeout (a half-open connection — the peer vanished
  *   without FIN/RST — delivers nothing, forever, otherwise), TCP keepalive as client-go's dialer sets it.
  *
- * Every request gets fresh credentials from the connection (`KubeConfig.applyToHTTPSOptions`: token file, exec
- * plugin, client certificate, proxy), so rotated service-account tokens are picked up. `metadataOnly` asks for
+ * Every request gets fresh credentials from the connection (./credentials.ts: token file, exec plugin, client
+ * certificate, proxy), so rotated service-account tokens are picked up. `metadataOnly` asks for
  * PartialObjectMetadata, as client-go's metadata client does
  * (https://github.com/kubernetes/client-go/blob/master/metadata/metadata.go): the apiserver then sends no spec/status.
  *
