@@ -13,7 +13,7 @@ import { parseAdmissionReview } from '../admission/review.ts';
 import type { DryRunService } from '../dryrun/service.ts';
 import { DnsTunerError } from '../errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
-import type { ReviewService } from '../review/service.ts';
+import { isPromise, type ReviewService } from '../review/service.ts';
 import { type TlsFiles, tlsContextOptions } from '../tls/context.ts';
 import { DRY_RUN_PATH, registerDryRun } from './dry-run.ts';
 import { toDnsTunerError } from './errors.ts';
@@ -164,11 +164,13 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
     return reply.code(coded.statusCode).send(coded.toBody());
   });
 
-  app.post(MUTATE_PATH, async (request) => {
+  // Not an async handler: a review of a cached namespace is answered without a promise (Fastify sends a returned
+  // object as it is, and awaits a returned promise).
+  app.post(MUTATE_PATH, (request) => {
     const parsed = parseAdmissionReview(request.body);
     if (!parsed.ok) throw new DnsTunerError('DNS_TUNER_BAD_REVIEW', parsed.error);
-    const outcome = await opts.reviews.review(parsed.request);
-    return outcome.response;
+    const outcome = opts.reviews.review(parsed.request);
+    return isPromise(outcome) ? outcome.then((o) => o.response) : outcome.response;
   });
 
   // Look before you leap: the same review, answered as a report instead of a patch (./dry-run.ts).

@@ -120,6 +120,11 @@ export class NamespaceFileError extends DnsTunerError {
 /** `start()` reads and validates the file (rejecting with a NamespaceFileError that names the problem). */
 export function createFileNamespaceSource(path: string): NamespaceSource {
   let namespaces: Map<string, NamespaceInfo> | undefined;
+  const answer = (name: string): NamespaceLookup => {
+    if (!namespaces) return { found: false, error: `namespace file ${path} is not loaded` };
+    const namespace = namespaces.get(name);
+    return namespace ? { found: true, namespace } : { found: false };
+  };
   return {
     async start() {
       const [file] = await readSnapshot([path]);
@@ -130,10 +135,9 @@ export function createFileNamespaceSource(path: string): NamespaceSource {
     },
     async stop() {},
     async lookup(name): Promise<NamespaceLookup> {
-      if (!namespaces) return { found: false, error: `namespace file ${path} is not loaded` };
-      const namespace = namespaces.get(name);
-      return namespace ? { found: true, namespace } : { found: false };
+      return answer(name);
     },
+    cached: (name) => (namespaces ? answer(name) : undefined),
     entries: () => namespaces?.values() ?? [],
     status(): NamespaceSourceStatus {
       return namespaces

@@ -83,6 +83,7 @@ describe('createFileNamespaceSource', () => {
     const source = createFileNamespaceSource(EXAMPLE_NAMESPACES);
     expect(source.status()).toMatchObject({ ready: false });
     expect(await source.lookup('shop')).toMatchObject({ found: false, error: expect.stringContaining('not loaded') });
+    expect(source.cached?.('shop')).toBeUndefined();
     await source.start();
     expect(source.status()).toEqual({ ready: true, size: 5 });
     expect(await source.lookup('shop')).toEqual({
@@ -90,6 +91,9 @@ describe('createFileNamespaceSource', () => {
       namespace: { name: 'shop', labels: { 'dns-tuner.io/policy': 'default' }, annotations: {} },
     });
     expect(await source.lookup('nowhere')).toEqual({ found: false });
+    // The file is in memory: every answer is at hand.
+    expect(source.cached?.('shop')).toEqual(await source.lookup('shop'));
+    expect(source.cached?.('nowhere')).toEqual({ found: false });
     await source.stop();
   });
 
