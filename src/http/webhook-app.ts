@@ -17,6 +17,7 @@ import { isPromise, type ReviewService } from '../review/service.ts';
 import { type TlsFiles, tlsContextOptions } from '../tls/context.ts';
 import { DRY_RUN_PATH, registerDryRun } from './dry-run.ts';
 import { toDnsTunerError } from './errors.ts';
+import { parseCleanJson } from './json-body.ts';
 
 export const MUTATE_PATH = '/mutate';
 /** etcd caps an object at 1.5 MiB and the apiserver a request body at 3 MiB: any real review fits in 3 MiB. */
@@ -135,19 +136,29 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
     });
   }
 
-  // Our own JSON parser so a syntax error says where it is; Fastify's keeps guarding against prototype poisoning.
+  // Our own JSON parser so a syntax error says where it is; Fastify's keeps guarding against prototype poisoning,
+  // and answers every body that is not plain clean JSON (./json-body.ts).
   const defaultJsonParser = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (request, body, done) => {
-    const text = body.toString();
-    defaultJsonParser(request, text, (error, value) => {
-      if (error && (error as { code?: string }).code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
-        done(new DnsTunerError('DNS_TUNER_BAD_JSON', describeJsonError(text)), undefined);
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string', bodyLimit },
+    function parseJson(request, body, done) {
+      const text = body.toString();
+      const clean = parseCleanJson(text);
+      if (clean !== undefined) {
+        done(null, clean);
         return;
       }
-      done(error, value);
-    });
-  });
+      defaultJsonParser(request, text, (error, value) => {
+        if (error && (error as { code?: string }).code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+          done(new DnsTunerError('DNS_TUNER_BAD_JSON', describeJsonError(text)), undefined);
+          return;
+        }
+        done(error, value);
+      });
+    },
+  );
 
   app.setErrorHandler((error, request, reply) => {
     const coded = toDnsTunerError(error, { bodyLimit, contentType: request.headers['content-type'] });
