@@ -1,8 +1,10 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXAMPLE_NAMESPACES } from '../../lab/paths.ts';
+import { spawnNode } from '../../lab/process.ts';
 import { createFileNamespaceSource, parseNamespaceFile } from '../../src/namespaces/file-source.ts';
 
 let dir: string;
@@ -104,4 +106,62 @@ describe('createFileNamespaceSource', () => {
     await writeFile(bad, '- metadata: {name: UPPER}\n');
     await expect(createFileNamespaceSource(bad).start()).rejects.toThrow(`namespace file ${bad}:1:3: item 1 (UPPER)`);
   });
+});
+
+/** `kubectl get ns -o yaml` for `count` namespaces, as kubectl prints them (last-applied, managedFields, status). */
+function kubectlListYaml(count: number): string {
+  const items: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const name = `team-${String(i).padStart(6, '0')}`;
+    items.push(`- apiVersion: v1
+  kind: Namespace
+  metadata:
+    annotations:
+      kubectl.kubernetes.io/last-applied-configuration: |
+        {"apiVersion":"v1","kind":"Namespace","metadata":{"annotations":{},"labels":{"dns-tuner.io/policy":"default"},"name":"${name}"}}
+    creationTimestamp: "2025-01-15T10:00:00Z"
+    labels:
+      dns-tuner.io/policy: default
+      kubernetes.io/metadata.name: ${name}
+    managedFields:
+    - apiVersion: v1
+      fieldsType: FieldsV1
+      fieldsV1:
+        f:metadata:
+          f:annotations:
+            .: {}
+            f:kubectl.kubernetes.io/last-applied-configuration: {}
+          f:labels:
+            .: {}
+            f:dns-tuner.io/policy: {}
+            f:kubernetes.io/metadata.name: {}
+      manager: kubectl-client-side-apply
+      operation: Update
+      time: "2025-01-15T10:00:00Z"
+    name: ${name}
+    resourceVersion: "${1000 + i}"
+    uid: 0b7f9c2e-1d3a-4c5b-9e8f-${String(i).padStart(12, '0')}
+  spec:
+    finalizers:
+    - kubernetes
+  status:
+    phase: Active
+`);
+  }
+  return `apiVersion: v1\nitems:\n${items.join('')}kind: List\nmetadata:\n  resourceVersion: ""\n`;
+}
+
+describe('a large namespace file', () => {
+  it("of 10,000 namespaces (kubectl get ns -o yaml, 12 MB) loads within the Deployment's 192 MiB heap", async () => {
+    const file = join(dir, 'namespaces-10k.yaml');
+    await writeFile(file, kubectlListYaml(10_000));
+    const script = fileURLToPath(new URL('../support/namespace-file-child.ts', import.meta.url));
+    const run = spawnNode(script, [file], {
+      env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=192 --max-semi-space-size=8' },
+      killAfterMs: 60_000,
+    });
+    const { code } = await run.exit;
+    expect({ code, stderr: run.stderr().slice(0, 500) }).toEqual({ code: 0, stderr: '' });
+    expect(JSON.parse(run.stdout())).toMatchObject({ size: 10_000 });
+  }, 90_000);
 });
