@@ -135,6 +135,8 @@ export interface OursSetup {
   build: string;
   kubeconfig: string;
   config: string;
+  /** Extra command-line flags (later flags win: `--log-level warn` turns the review line off, for an experiment). */
+  args?: string[] | undefined;
 }
 
 class Ours extends ProcessServer implements BenchServer {
@@ -170,6 +172,7 @@ class Ours extends ProcessServer implements BenchServer {
       '0',
       '--log-level',
       'info',
+      ...(setup.args ?? []),
     ];
     const [file, argv] = pinned('server', process.execPath, args);
     this.child = spawn(file, argv, {
@@ -188,17 +191,24 @@ class Ours extends ProcessServer implements BenchServer {
     });
   }
 
-  /** Resolves once the webhook listens and the namespace cache has synced. */
+  /**
+   * Resolves once the webhook listens and /readyz says ready (the namespace cache has synced). The ports come from
+   * the banner on stderr, which every log level prints.
+   */
   async ready(): Promise<void> {
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const lines = this.stdout.split('\n').filter((l) => l.startsWith('{'));
-      const listening = lines
-        .map((l) => JSON.parse(l) as { msg?: string; port?: number })
-        .find((l) => l.msg === 'listening');
-      if (listening?.port !== undefined && lines.some((l) => l.includes('"msg":"namespace source ready"'))) {
-        this.port = listening.port;
-        return;
+      const webhook = /webhook\s+https:\/\/[^\s]*:(\d+)\//.exec(this.stderr)?.[1];
+      const ops = /ops\s+http:\/\/[^\s]*:(\d+)\//.exec(this.stderr)?.[1];
+      if (webhook !== undefined && ops !== undefined) {
+        const ready = await fetch(`http://127.0.0.1:${ops}/readyz`).then(
+          (r) => r.status === 200,
+          () => false,
+        );
+        if (ready) {
+          this.port = Number(webhook);
+          return;
+        }
       }
       if (this.child.exitCode !== null || Date.now() > deadline) {
         throw new Error(`${this.label} did not start:\n${this.stdout}\n${this.stderr}`);
@@ -354,6 +364,8 @@ export class Servers {
     this.files = { cert: join(this.dir, 'tls.crt'), key: join(this.dir, 'tls.key') };
     writeFileSync(this.files.cert, pem.cert);
     writeFileSync(this.files.key, pem.key, { mode: 0o600 });
+    // However the benchmark ends (an uncaught error included), no server outlives it.
+    process.once('exit', () => this.killAll());
   }
 
   /** dist/main.js of `ref` (built once), or of this checkout when `ref` is undefined. */

@@ -180,6 +180,10 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
   app.post(MUTATE_PATH, (request) => {
     const parsed = parseAdmissionReview(request.body);
     if (!parsed.ok) throw new DnsTunerError('DNS_TUNER_BAD_REVIEW', parsed.error);
+    // Fastify keeps the request (and so the parsed body, ~10× the review's bytes) until the answer's last byte is
+    // written; under load that is many event-loop turns, and every young-generation GC meanwhile copies each pending
+    // body. The review holds what it needs (parsed.request): let the rest go now.
+    request.body = undefined;
     const outcome = opts.reviews.review(parsed.request);
     return isPromise(outcome) ? outcome.then((o) => o.response) : outcome.response;
   });
