@@ -10,17 +10,19 @@
  * An `auth-provider` plugin other than a token file, and a `proxy-url`, are left to @kubernetes/client-node, loaded on
  * the first request that needs it (it costs ~84 MiB of RSS, which no other configuration pays).
  */
+
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { RequestOptions as HttpsRequestOptions } from 'node:https';
 import { createRequire } from 'node:module';
 import type * as ClientNode from '@kubernetes/client-node';
 import { z } from 'zod';
 import { describeIssues } from '../zod/issues.ts';
 import type { Cluster, ExecConfig, KubeConfig, User } from './client-config.ts';
+import { http, https } from './node-http.ts';
 
-export type Authorize = (options: https.RequestOptions) => Promise<void>;
+export type Authorize = (options: HttpsRequestOptions) => Promise<void>;
 
 /** client-go re-reads a token file once a minute (transport.NewCachedFileTokenSource). */
 const TOKEN_FILE_TTL_MS = 60_000;
@@ -160,7 +162,7 @@ export function authorizer(kc: KubeConfig, cluster: Cluster, user: User | null):
     const key = fileOrData(user?.keyFile, user?.keyData);
     if (key) options.key = key;
     options.headers ??= {};
-    const headers = options.headers as http.OutgoingHttpHeaders;
+    const headers = options.headers as OutgoingHttpHeaders;
     if (user?.impersonateUser) headers['Impersonate-User'] = user.impersonateUser;
     if (fileToken) headers.Authorization = `Bearer ${fileToken()}`;
     if (exec) {
