@@ -4,7 +4,7 @@
  * ./doc-markers.ts.
  */
 import { execFileSync } from 'node:child_process';
-import { availableParallelism, loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { cpuModel } from './host.ts';
 
 export interface Machine {
@@ -26,7 +26,8 @@ export function machine(): Machine {
   } catch {
     // free(1) missing: leave unknown.
   }
-  return { cpus: availableParallelism(), cpuModel: cpuModel(), memory, node: process.version };
+  // The machine's CPUs, not this process's share: the benchmarks pin themselves to one core.
+  return { cpus: cpus().length, cpuModel: cpuModel(), memory, node: process.version };
 }
 
 export function loadAverage(): string {

@@ -1,29 +1,33 @@
 /**
- * The three experiments of the webhook benchmark, each a table of A/B cells: every pod size at every concurrency
- * (ours and the limit), the typical pod with more and more containers, and ours with more and more namespaces cached.
+ * The experiments of the webhook benchmark, each a table of A/B cells: every pod size at every concurrency (dns-tuner,
+ * the job limit, the bare limit, and a baseline build when asked), the typical pod with more and more containers,
+ * and dns-tuner watching more and more namespaces.
  */
-import type { Pem } from '../../lab/pki.ts';
-import { LARGE_POD_BYTES, largeReview, podReview, reviewBytes, SMALL, TYPICAL } from '../fixtures.ts';
-import { defaultPolicyNamespaces, namespaceName } from '../memory-source.ts';
+import type { FakeKubeApi } from '../../lab/fake-kube-api.ts';
+import { EXAMPLE_CONFIG } from '../../lab/paths.ts';
+import { LARGE_POD_BYTES, largeReview, podReview, reviewBytes, SMALL, TYPICAL } from '../../lab/pod-reviews.ts';
+import { defaultPolicyNamespaces } from '../namespaces.ts';
 import { mib } from '../report.ts';
-import type { Usage } from '../server.ts';
+import { startCluster } from './cluster.ts';
 import type { Flags, PodName } from './flags.ts';
 import type { LoadGenerator } from './load.ts';
-import { abRounds, progress, type Summary, summarize } from './rounds.ts';
-import type { BenchServer, ChildServers } from './servers.ts';
+import { abRounds, type Contender, progress, type Summary, summarize } from './rounds.ts';
+import type { BenchServer, Servers } from './servers.ts';
 
-/** Namespaces cached by ours in the main table and the pod-size table. */
+/** Namespaces in the cluster (and the job limit's map) for the main table and the pod-size table. */
 export const MAIN_NAMESPACES = 10_000;
 const POD_SIZES = [1, 5, 10, 25, 50];
 const NAMESPACE_COUNTS = [10, 1_000, 10_000, 100_000];
 /** Reviews in the namespace-count runs are spread over this many namespaces of the cache. */
 export const SPREAD = 32;
+/** After the namespace cache has synced: start-up garbage collected, timers settled. */
+const SETTLE_MS = 3_000;
 
-/** What every experiment runs with: the flags, the load generator and the child servers. */
+/** What every experiment runs with: the flags, the load generator and the servers. */
 export interface Bench {
   flags: Flags;
   load: LoadGenerator;
-  servers: ChildServers;
+  servers: Servers;
 }
 
 export interface Cell {
@@ -31,124 +35,172 @@ export interface Cell {
   bytes: number;
   connections: number;
   ours: Summary;
-  limit: Summary;
-}
-
-async function mainTable(
-  { flags, load }: Bench,
-  ours: BenchServer,
-  limit: BenchServer,
-  pods: Array<{ name: PodName; body: Buffer }>,
-): Promise<Cell[]> {
-  const cells: Cell[] = [];
-  for (const pod of pods) {
-    const answer = await load.preflight(ours, pod.body, true);
-    await load.preflight(limit, pod.body, false);
-    const setAnswer = () => limit.respond(answer);
-    for (const connections of flags.concurrency) {
-      const [o, l] = await abRounds(
-        pod.name,
-        [
-          { server: ours, bodies: [pod.body] },
-          { server: limit, bodies: [pod.body], prepare: setAnswer },
-        ],
-        connections,
-        flags,
-        load,
-      );
-      cells.push({ pod: pod.name, bytes: pod.body.length, connections, ours: summarize(o!), limit: summarize(l!) });
-    }
-  }
-  return cells;
+  job: Summary;
+  bare: Summary;
+  baseline: Summary | undefined;
 }
 
 export interface SizeRow {
   containers: number;
   bytes: number;
   ours: Summary;
-  limit: Summary;
+  job: Summary;
 }
 
-async function podSizeTable({ flags, load }: Bench, ours: BenchServer, limit: BenchServer): Promise<SizeRow[]> {
-  const rows: SizeRow[] = [];
-  const [namespace] = defaultPolicyNamespaces(MAIN_NAMESPACES, 1);
-  for (const containers of POD_SIZES) {
-    const body = reviewBytes(podReview({ ...TYPICAL, containers }, { namespace: namespace! }));
-    const answer = await load.preflight(ours, body, true);
-    const [o, l] = await abRounds(
-      `${containers} containers`,
-      [
-        { server: ours, bodies: [body] },
-        { server: limit, bodies: [body], prepare: () => limit.respond(answer) },
-      ],
-      1,
-      flags,
-      load,
-    );
-    rows.push({ containers, bytes: body.length, ours: summarize(o!), limit: summarize(l!) });
-  }
-  return rows;
+export interface Memory {
+  /** RSS once the namespace cache has synced and settled, before any review. */
+  idle: number;
+  /** The peak RSS (VmHWM) after the small and typical cells (start-up included). */
+  peakTypical: number | undefined;
 }
 
-export interface NamespaceRow {
-  namespaces: number;
-  idleRss: number;
-  idleHeap: number;
-  ours: Summary;
+export interface MainResults {
+  cells: Cell[];
+  sizes: SizeRow[];
+  memory: { ours: Memory; job: Memory; baseline: Memory | undefined };
 }
 
-export async function namespaceTable({ flags, load, servers }: Bench, pem: Pem): Promise<NamespaceRow[]> {
-  const contenders: Array<{ count: number; server: BenchServer; bodies: Buffer[]; idle: Usage }> = [];
-  try {
-    for (const count of NAMESPACE_COUNTS) {
-      const server = await servers.start('ours', pem, count);
-      const idle = await server.usage(true);
-      const bodies = defaultPolicyNamespaces(count, SPREAD).map((namespace, i) =>
-        reviewBytes(podReview(TYPICAL, { namespace, uid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}` })),
-      );
-      await load.preflight(server, bodies[0]!, true);
-      contenders.push({ count, server, bodies, idle });
-      progress(`${count} namespaces: idle RSS ${mib(idle.rss)} MiB, heap ${mib(idle.heapUsed)} MiB`);
-    }
-    const samples = await abRounds('namespaces', contenders, 1, flags, load);
-    return contenders.map((c, i) => ({
-      namespaces: c.count,
-      idleRss: c.idle.rss,
-      idleHeap: c.idle.heapUsed,
-      ours: summarize(samples[i]!),
-    }));
-  } finally {
-    for (const c of contenders) await servers.stop(c.server);
-  }
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** dns-tuner (this checkout's build, or `ref`'s) watching `cluster`. */
+function startOurs(servers: Servers, cluster: FakeKubeApi, ref?: string): Promise<BenchServer> {
+  return servers.startOurs({
+    main: servers.main(ref),
+    build: ref === undefined ? '' : `@${ref}`,
+    kubeconfig: cluster.kubeconfigPath,
+    config: EXAMPLE_CONFIG,
+  });
 }
 
 /**
- * The main table (every pod of `pods` at every concurrency) and, when asked, the pod-size table: ours with
- * MAIN_NAMESPACES cached and the limit, one pair of servers for both. Also ours' idle memory after a full GC.
+ * dns-tuner's answer to `body`, checked: the job limit must answer the very same bytes (it does the same job), and
+ * the bare limit is set to answer them too.
  */
-export async function oursAndLimitTables(
-  bench: Bench,
-  pem: Pem,
-  pods: readonly PodName[],
-): Promise<{ cells: Cell[]; sizes: SizeRow[]; oursIdle: Usage }> {
-  const { flags, servers } = bench;
-  const ours = await servers.start('ours', pem, MAIN_NAMESPACES);
-  const limit = await servers.start('limit', pem);
-  const oursIdle = await ours.usage(true);
+async function sameAnswers(
+  load: LoadGenerator,
+  body: Buffer,
+  ours: BenchServer,
+  job: BenchServer,
+  bare: BenchServer,
+  baseline: BenchServer | undefined,
+): Promise<void> {
+  const answer = await load.preflight(ours, body, true);
+  const jobAnswer = await load.preflight(job, body, true);
+  if (jobAnswer !== answer) {
+    throw new Error(`the job limit answers differently from dns-tuner:\n  ours ${answer}\n  job  ${jobAnswer}`);
+  }
+  if (baseline) await load.preflight(baseline, body, true);
+  await bare.respond(answer);
+}
+
+export async function mainTables(bench: Bench, pods: readonly PodName[]): Promise<MainResults> {
+  const { flags, servers, load } = bench;
+  const cluster = await startCluster(MAIN_NAMESPACES);
+  const started: BenchServer[] = [];
   try {
+    const ours = await startOurs(servers, cluster);
+    started.push(ours);
+    const baseline = flags.baseline === undefined ? undefined : await startOurs(servers, cluster, flags.baseline);
+    if (baseline) started.push(baseline);
+    const job = await servers.startLimit('job', MAIN_NAMESPACES);
+    const bare = await servers.startLimit('bare', 0);
+    started.push(job, bare);
+    await sleep(SETTLE_MS);
+    const idle = (s: BenchServer | undefined) => s?.usage().rss ?? 0;
+    const memory: MainResults['memory'] = {
+      ours: { idle: idle(ours), peakTypical: undefined },
+      job: { idle: idle(job), peakTypical: undefined },
+      baseline: baseline ? { idle: idle(baseline), peakTypical: undefined } : undefined,
+    };
+    progress(`idle RSS: ${started.map((s) => `${s.label} ${mib(s.usage().rss)} MiB`).join(', ')}`);
+
     const [namespace] = defaultPolicyNamespaces(MAIN_NAMESPACES, 1);
-    const review = { namespace: namespace ?? namespaceName(2) };
+    const review = { namespace: namespace! };
     const bodies: Record<PodName, () => Buffer> = {
       small: () => reviewBytes(podReview(SMALL, review)),
       typical: () => reviewBytes(podReview(TYPICAL, review)),
       large: () => reviewBytes(largeReview(review, LARGE_POD_BYTES)),
     };
-    const measured = pods.map((name) => ({ name, body: bodies[name]() }));
-    const cells = measured.length > 0 ? await mainTable(bench, ours, limit, measured) : [];
-    const sizes = flags.only.has('pod-size') ? await podSizeTable(bench, ours, limit) : [];
-    return { cells, sizes, oursIdle };
+    const cells: Cell[] = [];
+    for (const pod of pods) {
+      const body = bodies[pod]();
+      await sameAnswers(load, body, ours, job, bare, baseline);
+      for (const connections of flags.concurrency) {
+        const contenders: Contender[] = [
+          { server: ours, bodies: [body] },
+          { server: job, bodies: [body] },
+          { server: bare, bodies: [body] },
+          ...(baseline ? [{ server: baseline, bodies: [body] }] : []),
+        ];
+        const samples = await abRounds(pod, contenders, connections, flags, load);
+        cells.push({
+          pod,
+          bytes: body.length,
+          connections,
+          ours: summarize(samples[0]!),
+          job: summarize(samples[1]!),
+          bare: summarize(samples[2]!),
+          baseline: baseline ? summarize(samples[3]!) : undefined,
+        });
+      }
+      if (pod === 'typical') {
+        memory.ours.peakTypical = ours.usage().hwm;
+        memory.job.peakTypical = job.usage().hwm;
+        if (memory.baseline && baseline) memory.baseline.peakTypical = baseline.usage().hwm;
+      }
+    }
+
+    const sizes: SizeRow[] = [];
+    if (flags.only.has('pod-size')) {
+      for (const containers of POD_SIZES) {
+        const body = reviewBytes(podReview({ ...TYPICAL, containers }, review));
+        await sameAnswers(load, body, ours, job, bare, undefined);
+        const contenders = [
+          { server: ours, bodies: [body] },
+          { server: job, bodies: [body] },
+        ];
+        const [o, j] = await abRounds(`${containers} containers`, contenders, 1, flags, load);
+        sizes.push({ containers, bytes: body.length, ours: summarize(o!), job: summarize(j!) });
+      }
+    }
+    return { cells, sizes, memory };
   } finally {
-    await servers.stop(ours);
-    await servers.stop(limit);
+    for (const server of started) await servers.stop(server);
+    await cluster.close();
+  }
+}
+
+export interface NamespaceRow {
+  namespaces: number;
+  idleRss: number;
+  ours: Summary;
+}
+
+/** dns-tuner watching 10 … 100,000 namespaces (a cluster and a server for each), reviews spread over the cache. */
+export async function namespaceTable({ flags, load, servers }: Bench): Promise<NamespaceRow[]> {
+  const contenders: Array<{ count: number; cluster: FakeKubeApi; server: BenchServer; bodies: Buffer[] }> = [];
+  try {
+    for (const count of NAMESPACE_COUNTS) {
+      const cluster = await startCluster(count);
+      const server = await startOurs(servers, cluster).catch(async (error: unknown) => {
+        await cluster.close();
+        throw error;
+      });
+      const bodies = defaultPolicyNamespaces(count, SPREAD).map((namespace, i) =>
+        reviewBytes(podReview(TYPICAL, { namespace, uid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}` })),
+      );
+      await load.preflight(server, bodies[0]!, true);
+      contenders.push({ count, cluster, server, bodies });
+    }
+    await sleep(SETTLE_MS);
+    const idle = contenders.map((c) => c.server.usage().rss);
+    progress(`idle RSS: ${contenders.map((c, i) => `${c.count} namespaces ${mib(idle[i]!)} MiB`).join(', ')}`);
+    const samples = await abRounds('namespaces', contenders, 1, flags, load);
+    return contenders.map((c, i) => ({ namespaces: c.count, idleRss: idle[i]!, ours: summarize(samples[i]!) }));
+  } finally {
+    for (const c of contenders) {
+      await servers.stop(c.server);
+      await c.cluster.close();
+    }
   }
 }

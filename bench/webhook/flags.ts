@@ -15,22 +15,29 @@ export interface Flags {
   concurrency: number[];
   only: Set<SectionName>;
   out: string | undefined;
-  /** Directory for V8 CPU profiles of the server processes (--cpu-prof), written when they exit. */
-  profile: string | undefined;
-  /** Extra Node.js flags for both server processes (e.g. `--max-semi-space-size=8`), to try memory settings. */
+  /** A git ref whose build runs beside this checkout's as a fourth contender (`dns-tuner@REF`). */
+  baseline: string | undefined;
+  /** Extra Node.js flags for every server process, on top of the Deployment's NODE_OPTIONS. */
   serverFlags: string[];
+  /** Replaces the Deployment's NODE_OPTIONS for every server (to try memory settings). */
+  nodeOptions: string | undefined;
+  /** The regression guard: a short run compared with the floors in bench/webhook/floors.json. */
+  check: boolean;
   quick: boolean;
 }
 
 export const USAGE = `usage: npm run bench:webhook -- [options]
   --quick              short smoke run (1 s runs, 1 round) to check the harness
-  --duration S         seconds per measured run (default 5; quick 1)
-  --rounds N           A/B rounds per cell, medians reported (default 3; quick 1)
+  --check              the regression guard: short A/B rounds against the job limit, compared with the floors in
+                       bench/webhook/floors.json; exits 1 on a regression
+  --duration S         seconds per measured run (default 5; quick 1; check 2)
+  --rounds N           A/B rounds per cell, medians reported (default 3; quick 1; check 5)
   --concurrency LIST   connections for the main table (default 1,8,32,100)
   --only LIST          any of ${SECTIONS.join(', ')} (default all)
+  --baseline REF       also measure the build of git REF (e.g. HEAD~1), alternating with this checkout's
   --out FILE           write the Markdown into FILE's "## ${SECTION}" section (e.g. docs/benchmarks.md)
-  --profile DIR        write a V8 CPU profile of each server process into DIR (open in Chrome DevTools)
-  --server-flags=F     extra Node.js flags for both servers, space-separated, e.g. --server-flags=--max-semi-space-size=8`;
+  --server-flags=F     extra Node.js flags for every server, space-separated
+  --node-options=F     replace the Deployment's NODE_OPTIONS for every server`;
 
 /** The flags, or `help` for --help; throws on a bad value, naming the flag and the value. */
 export function parseFlags(argv: string[]): Flags | 'help' {
@@ -38,13 +45,15 @@ export function parseFlags(argv: string[]): Flags | 'help' {
     args: argv,
     options: {
       quick: { type: 'boolean', default: false },
+      check: { type: 'boolean', default: false },
       duration: { type: 'string' },
       rounds: { type: 'string' },
       concurrency: { type: 'string' },
       only: { type: 'string' },
       out: { type: 'string' },
-      profile: { type: 'string' },
+      baseline: { type: 'string' },
       'server-flags': { type: 'string' },
+      'node-options': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -57,8 +66,11 @@ export function parseFlags(argv: string[]): Flags | 'help' {
       throw new Error(`--${name}: expected a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(text)}`);
     return n;
   };
-  const quick = values.quick;
-  const duration = positive('duration', values.duration, quick ? 1 : 5, false);
+  const { quick, check } = values;
+  if (check && (values.out !== undefined || values.only !== undefined || values.baseline !== undefined)) {
+    throw new Error('--check runs its own cells: it takes no --out, --only or --baseline');
+  }
+  const duration = positive('duration', values.duration, quick ? 1 : check ? 2 : 5, false);
   const only = new Set<SectionName>();
   for (const word of (values.only ?? SECTIONS.join(',')).split(',')) {
     const w = word.trim();
@@ -71,13 +83,15 @@ export function parseFlags(argv: string[]): Flags | 'help' {
     .map((c) => positive('concurrency', c.trim(), 1, true));
   return {
     duration,
-    warmup: Math.max(0.3, Math.min(2, duration / 5)),
-    rounds: positive('rounds', values.rounds, quick ? 1 : 3, true),
+    warmup: Math.max(0.5, Math.min(2, duration / 3)),
+    rounds: positive('rounds', values.rounds, quick ? 1 : check ? 5 : 3, true),
     concurrency,
     only,
     out: values.out,
-    profile: values.profile,
+    baseline: values.baseline,
     serverFlags: (values['server-flags'] ?? '').split(/\s+/).filter((f) => f !== ''),
+    nodeOptions: values['node-options'],
+    check,
     quick,
   };
 }

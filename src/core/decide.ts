@@ -2,11 +2,11 @@
  * The admission decision for one pod: pure, synchronous, no I/O, no logger. The HTTP layer (/mutate, /dry-run) and
  * the `explain` CLI all call this, so what they show is what the webhook does.
  */
-import jsonpatch from 'fast-json-patch';
 import { describeValue, readSkip } from './annotations.ts';
 import type { ClusterFacts } from './cluster.ts';
 import { checkNodeLocal, clusterView, resolveConfig } from './cluster-rules.ts';
 import { buildTarget } from './dns-target.ts';
+import { diff } from './patch.ts';
 import { formatOption } from './resolver-options.ts';
 import { resolveSettings } from './settings.ts';
 import {
@@ -19,7 +19,6 @@ import {
   type IgnoredAnnotation,
   LABEL_POLICY,
   type NamespaceInfo,
-  type PatchOperation,
   type PodDns,
   type PodView,
   type SkipReason,
@@ -182,7 +181,7 @@ export function decide(input: DecideInput): Decision {
     warnings.add(`dns-tuner: ${ANNOTATION_APPLIED} left out: the annotations would exceed the apiserver's 256 KiB`);
   }
   const mutated = applyTo(input.raw, after, target.authorOptions, applied);
-  const patch = jsonpatch.compare(input.raw, mutated) as PatchOperation[];
+  const patch = diff(input.raw, mutated);
   const common = {
     policy: policyName,
     settings,
@@ -262,7 +261,7 @@ type Json = Record<string, unknown>;
 /**
  * Writes the target into a copy of the raw pod, touching only dnsPolicy, dnsConfig and our annotation.
  * Copy-on-write: only the objects on the path to a change are copied; everything else is shared with `raw`, so
- * fast-json-patch's compare skips it (identical references) and a large pod costs no deep clone
+ * the diff (./patch.ts) skips it (identical references) and a large pod costs no deep clone
  * (bench/webhook.ts measured the clone + full diff at ~45 % of a review's CPU).
  */
 function applyTo(raw: Json, after: PodDns, authorOptions: number, applied: string | undefined): Json {

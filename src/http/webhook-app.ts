@@ -13,10 +13,11 @@ import { parseAdmissionReview } from '../admission/review.ts';
 import type { DryRunService } from '../dryrun/service.ts';
 import { DnsTunerError } from '../errors.ts';
 import type { Metrics } from '../metrics/metrics.ts';
-import type { ReviewService } from '../review/service.ts';
+import { isPromise, type ReviewService } from '../review/service.ts';
 import { type TlsFiles, tlsContextOptions } from '../tls/context.ts';
 import { DRY_RUN_PATH, registerDryRun } from './dry-run.ts';
 import { toDnsTunerError } from './errors.ts';
+import { parseCleanJson } from './json-body.ts';
 
 export const MUTATE_PATH = '/mutate';
 /** etcd caps an object at 1.5 MiB and the apiserver a request body at 3 MiB: any real review fits in 3 MiB. */
@@ -169,19 +170,29 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
 
   // Our own JSON parser so a syntax error says where it is. Fastify's strips `__proto__` and `constructor.prototype`
   // keys instead of refusing the body: a valid pod may carry them in a free-form map (a CSI volume's
-  // volumeAttributes), and a pod must never be refused for that. Our patch never touches those maps.
+  // volumeAttributes), and a pod must never be refused for that. Our patch never touches those maps. A clean body (every real review) takes
+  // the fast path of ./json-body.ts; every other body goes through this parser.
   const defaultJsonParser = app.getDefaultJsonParser('remove', 'remove');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (request, body, done) => {
-    const text = body.toString();
-    defaultJsonParser(request, text, (error, value) => {
-      if (error && (error as { code?: string }).code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
-        done(new DnsTunerError('DNS_TUNER_BAD_JSON', describeJsonError(text)), undefined);
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string', bodyLimit },
+    function parseJson(request, body, done) {
+      const text = body.toString();
+      const clean = parseCleanJson(text);
+      if (clean !== undefined) {
+        done(null, clean);
         return;
       }
-      done(error, value);
-    });
-  });
+      defaultJsonParser(request, text, (error, value) => {
+        if (error && (error as { code?: string }).code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+          done(new DnsTunerError('DNS_TUNER_BAD_JSON', describeJsonError(text)), undefined);
+          return;
+        }
+        done(error, value);
+      });
+    },
+  );
 
   // Fastify parses text/plain by default; /mutate takes JSON only, so a text body is a 415 like any other type
   // (the dry-run routes add their own text/plain parser: YAML).
@@ -202,11 +213,17 @@ export function buildWebhookApp(opts: WebhookAppOptions): FastifyInstance {
     return reply.code(coded.statusCode).send(coded.toBody());
   });
 
-  app.post(MUTATE_PATH, async (request) => {
+  // Not an async handler: a review of a cached namespace is answered without a promise (Fastify sends a returned
+  // object as it is, and awaits a returned promise).
+  app.post(MUTATE_PATH, (request) => {
     const parsed = parseAdmissionReview(request.body);
     if (!parsed.ok) throw new DnsTunerError('DNS_TUNER_BAD_REVIEW', parsed.error);
-    const outcome = await opts.reviews.review(parsed.request);
-    return outcome.response;
+    // Fastify keeps the request (and so the parsed body, ~10× the review's bytes) until the answer's last byte is
+    // written; under load that is many event-loop turns, and every young-generation GC meanwhile copies each pending
+    // body. The review holds what it needs (parsed.request): let the rest go now.
+    request.body = undefined;
+    const outcome = opts.reviews.review(parsed.request);
+    return isPromise(outcome) ? outcome.then((o) => o.response) : outcome.response;
   });
 
   // Look before you leap: the same review, answered as a report instead of a patch (./dry-run.ts).

@@ -9,26 +9,27 @@
  * - `watch`: a stream of decoded events with an inactivity timeout (a half-open connection — the peer vanished
  *   without FIN/RST — delivers nothing, forever, otherwise), TCP keepalive as client-go's dialer sets it.
  *
- * Every request gets fresh credentials from the connection (`KubeConfig.applyToHTTPSOptions`: token file, exec
- * plugin, client certificate, proxy), so rotated service-account tokens are picked up. `metadataOnly` asks for
+ * Every request gets fresh credentials from the connection (./credentials.ts: token file, exec plugin, client
+ * certificate, proxy), so rotated service-account tokens are picked up. `metadataOnly` asks for
  * PartialObjectMetadata, as client-go's metadata client does
  * (https://github.com/kubernetes/client-go/blob/master/metadata/metadata.go): the apiserver then sends no spec/status.
  *
  * Expected answers are values or typed errors: `ApiError` (an HTTP status, or the Status of a failed request),
  * `RequestTimeoutError`, `WatchInactivityError`; an aborted request rejects with its signal's reason.
  */
-import http from 'node:http';
-import https from 'node:https';
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { RequestOptions as HttpsRequestOptions } from 'node:https';
 import { z } from 'zod';
 import { describeIssues } from '../zod/issues.ts';
 import { linkedSignal } from './abort.ts';
+import { http, https } from './node-http.ts';
 
 /** The API server and how to authenticate to it (see `connectionOf` in ./kubeconfig.ts). */
 export interface ApiConnection {
   /** The API server's URL; a path prefix (a proxy's) is kept. */
   server: string;
   /** Adds TLS material, proxy agent and credentials to one request's options; called for every request. */
-  authorize(options: https.RequestOptions): Promise<void>;
+  authorize(options: HttpsRequestOptions): Promise<void>;
 }
 
 /** The apiserver's `Status` of a failed request (https://kubernetes.io/docs/reference/using-api/api-concepts/). */
@@ -209,12 +210,12 @@ function decodeEvent(line: string): WatchEvent {
 }
 
 interface Opened {
-  req: http.ClientRequest;
-  res: http.IncomingMessage;
+  req: ClientRequest;
+  res: IncomingMessage;
 }
 
 /** Destroys the request (if still open) and waits for its socket to be released. */
-async function release(req: http.ClientRequest): Promise<void> {
+async function release(req: ClientRequest): Promise<void> {
   if (req.closed) return;
   await new Promise<void>((resolve) => {
     req.once('close', () => resolve());
@@ -222,7 +223,7 @@ async function release(req: http.ClientRequest): Promise<void> {
   });
 }
 
-async function readBody(res: http.IncomingMessage): Promise<string> {
+async function readBody(res: IncomingMessage): Promise<string> {
   res.setEncoding('utf8');
   let body = '';
   for await (const chunk of res) body += chunk as string;
@@ -246,7 +247,7 @@ export function createApiClient(connection: ApiConnection, options: ApiClientOpt
 
   /** Sends a GET with fresh credentials; resolves with the response head. */
   async function open(url: URL, accept: string, signal: AbortSignal): Promise<Opened> {
-    const requestOptions: https.RequestOptions = {
+    const requestOptions: HttpsRequestOptions = {
       method: 'GET',
       headers: { Accept: accept, 'User-Agent': userAgent },
     };

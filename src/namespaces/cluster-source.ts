@@ -62,6 +62,8 @@ export function combineObservers(...observers: ClusterSourceObserver[]): Require
 export type ClusterSourceStats = ListWatchStats;
 
 export interface ClusterNamespaceSource extends NamespaceSource {
+  /** A cache hit; undefined for a namespace the cache has not seen (lookup() then asks the API). */
+  cached(name: string): NamespaceLookup | undefined;
   stats(): ClusterSourceStats;
   /** Epoch ms the cache last heard from the API server: a completed full list, or a watch event or bookmark. */
   lastHeardAt(): number | undefined;
@@ -158,6 +160,11 @@ export function createClusterNamespaceSource(opts: ClusterNamespaceSourceOptions
   }
 
   return {
+    cached(name: string): NamespaceLookup | undefined {
+      const hit = cache.get(name);
+      return hit ? { found: true, namespace: hit } : undefined;
+    },
+
     async lookup(name: string, signal?: AbortSignal): Promise<NamespaceLookup> {
       const hit = cache.get(name);
       if (hit) return { found: true, namespace: hit };

@@ -22,6 +22,11 @@ export interface NamespaceSourceStatus {
 export interface NamespaceSource {
   /** Resolves from the cache; a namespace the cache has not seen yet may be fetched directly with a short timeout. */
   lookup(name: string, signal?: AbortSignal): Promise<NamespaceLookup>;
+  /**
+   * The answer `lookup` would give, when the source has it at hand (a cache hit, a loaded file), or undefined when
+   * only `lookup` can tell. Lets a review skip the lookup's deadline timer and promise on the common path.
+   */
+  cached?(name: string): NamespaceLookup | undefined;
   status(): NamespaceSourceStatus;
   /** Every namespace the source holds now (read at scrape time by the adoption gauge). */
   entries(): Iterable<NamespaceInfo>;

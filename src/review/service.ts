@@ -24,32 +24,46 @@ export interface ReviewServiceDeps {
   /** Called once per review, so a reloaded config applies to the next pod. */
   getConfig: () => Config;
   namespaces: NamespaceSource;
+  lookupTimeoutMs?: number | undefined;
   /** What the cluster says about DNS (kube-dns, CoreDNS, the node-local cache, NetworkPolicies); none: config trusted. */
   clusterFacts?: ClusterFactsReader | null | undefined;
-  lookupTimeoutMs?: number | undefined;
+}
+
+/** A value now, or later: the review of a pod whose namespace is cached needs no promise (./instrumented.ts). */
+export type MaybePromise<T> = T | Promise<T>;
+
+export function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
+  return value instanceof Promise;
 }
 
 export interface ReviewService {
-  review(request: AdmissionRequest): Promise<ReviewOutcome>;
+  /**
+   * The outcome, synchronously when the namespace source has the answer at hand (a cache hit: no deadline timer, no
+   * promise), else once the lookup settles. Callers `await` it either way.
+   */
+  review(request: AdmissionRequest): MaybePromise<ReviewOutcome>;
   /** The namespace source, raced against the lookup deadline (also for GET /dry-run/namespaces/{name}). */
   lookupNamespace(name: string): Promise<NamespaceLookup>;
 }
 
 export function createReviewService(deps: ReviewServiceDeps): ReviewService {
   const timeoutMs = deps.lookupTimeoutMs ?? DEFAULT_LOOKUP_TIMEOUT_MS;
-  const lookupNamespace = (name: string) => lookupWithDeadline(deps.namespaces, name, timeoutMs);
+  const { namespaces } = deps;
+  const lookupNamespace = (name: string) => lookupWithDeadline(namespaces, name, timeoutMs);
+  // A cache hit is answered now; only a miss pays for the deadline (a timer, an AbortController, a race).
+  const lookup = (name: string): MaybePromise<NamespaceLookup> => namespaces.cached?.(name) ?? lookupNamespace(name);
   return {
     lookupNamespace,
-    review: (request) => reviewPod(request, deps.getConfig, lookupNamespace, deps.clusterFacts ?? undefined),
+    review: (request) => reviewPod(request, deps.getConfig, lookup, deps.clusterFacts ?? undefined),
   };
 }
 
-async function reviewPod(
+function reviewPod(
   request: AdmissionRequest,
   getConfig: () => Config,
-  lookupNamespace: (name: string) => Promise<NamespaceLookup>,
+  lookupNamespace: (name: string) => MaybePromise<NamespaceLookup>,
   clusterFacts: ClusterFactsReader | undefined,
-): Promise<ReviewOutcome> {
+): MaybePromise<ReviewOutcome> {
   const { uid } = request;
   const skipped = (reason: RequestReason, detail: string, warnings: string[] = []): ReviewOutcome => ({
     response: buildReviewResponse(uid, { warnings }),
@@ -79,30 +93,42 @@ async function reviewPod(
       return skipped('no-namespace', 'the review names no namespace', ['dns-tuner: pod not tuned, no namespace']);
     }
     const config = getConfig();
-    const lookup = await lookupNamespace(namespace);
-    const input: DecideInput = {
-      config,
-      namespace,
-      namespaceInfo: lookup.found ? lookup.namespace : undefined,
-      namespaceError: !lookup.found && 'error' in lookup ? lookup.error : undefined,
-      pod: view.pod,
-      raw: request.object ?? {},
-      clusterFacts: clusterFacts?.facts(namespace),
+    const pod = view.pod;
+    const decideWith = (lookup: NamespaceLookup): ReviewOutcome => {
+      const input: DecideInput = {
+        config,
+        namespace,
+        namespaceInfo: lookup.found ? lookup.namespace : undefined,
+        namespaceError: !lookup.found && 'error' in lookup ? lookup.error : undefined,
+        pod,
+        raw: request.object ?? {},
+        clusterFacts: clusterFacts?.facts(namespace),
+      };
+      const decision = decide(input);
+      return { ...fromDecision(uid, decision, config), engine: { input, decision } };
     };
-    const decision = decide(input);
-    return { ...fromDecision(uid, decision, config), engine: { input, decision } };
+    const lookup = lookupNamespace(namespace);
+    if (isPromise(lookup)) {
+      return lookup.then(decideWith).catch((error: unknown) => failed(uid, error));
+    }
+    return decideWith(lookup);
   } catch (error) {
-    return {
-      response: buildReviewResponse(uid, { warnings: [INTERNAL_ERROR_WARNING] }),
-      decision: 'error',
-      reason: INTERNAL_ERROR_REASON,
-      policy: undefined,
-      policyLabel: '',
-      patchOps: 0,
-      detail: error instanceof Error ? error.message : String(error),
-      error,
-    };
+    return failed(uid, error);
   }
+}
+
+/** Our own failure: the pod is admitted unchanged, with a warning (and the error, for the log). */
+function failed(uid: string, error: unknown): ReviewOutcome {
+  return {
+    response: buildReviewResponse(uid, { warnings: [INTERNAL_ERROR_WARNING] }),
+    decision: 'error',
+    reason: INTERNAL_ERROR_REASON,
+    policy: undefined,
+    policyLabel: '',
+    patchOps: 0,
+    detail: error instanceof Error ? error.message : String(error),
+    error,
+  };
 }
 
 function fromDecision(uid: string, decision: Decision, config: Config): ReviewOutcome {

@@ -40,7 +40,8 @@ export function firstSyntaxError(doc: Document): YamlProblem | undefined {
 /** Parse options every reader shares (see firstSyntaxError for why keys are not checked by the parser). */
 export const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: false } as const;
 
-function firstDuplicateKey(doc: Document): YamlProblem | undefined {
+/** The first key that repeats in a mapping of `doc`, in document order. */
+export function firstDuplicateKey(doc: Document): YamlProblem | undefined {
   let problem: YamlProblem | undefined;
   visit(doc, {
     Map(_key, map) {

@@ -339,6 +339,8 @@ describe('cluster namespace source: lookups of unseen namespaces', () => {
     fake.hangWatches(true); // the watch lags behind
     fake.create('fresh', { labels: { 'dns-tuner.io/policy': 'fast' } });
 
+    // Not at hand: only lookup() can tell (with a GET).
+    expect(source.cached('fresh')).toBeUndefined();
     expect(await source.lookup('fresh')).toEqual({
       found: true,
       namespace: { name: 'fresh', labels: { 'dns-tuner.io/policy': 'fast' }, annotations: {} },
@@ -346,6 +348,7 @@ describe('cluster namespace source: lookups of unseen namespaces', () => {
     expect(fake.counts.get).toBe(1);
     expect(fake.requests.find((r) => r.kind === 'get')!.accept).toContain('as=PartialObjectMetadata;');
     expect(await cached(fake, source, 'fresh')).toMatchObject({ found: true });
+    expect(source.cached('fresh')).toEqual(await source.lookup('fresh'));
 
     expect(await source.lookup('nope')).toEqual({ found: false });
     expect(log.directGets).toEqual(['found', 'not-found']);

@@ -1,5 +1,5 @@
 /**
- * AdmissionReviews for the benchmarks, built in code (deterministic: the same bytes every run, no randomness).
+ * AdmissionReviews for the benchmarks and the golden corpus (test/support/golden.ts), built in code (deterministic: the same bytes every run, no randomness).
  *
  * The pods look like what the apiserver sends a mutating webhook for a Pod CREATE from a ReplicaSet: defaults already
  * applied (terminationMessagePath, imagePullPolicy, schedulerName, tolerations from DefaultTolerationSeconds…), the
