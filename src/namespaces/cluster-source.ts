@@ -6,6 +6,7 @@
  *
  * No logger here: everything observable goes through the `observer` callbacks, `stats()` and `lastHeardAt()`.
  */
+
 import { z } from 'zod';
 import type { NamespaceInfo } from '../core/types.ts';
 import { createApiClient } from '../kube/api-client.ts';
@@ -16,6 +17,7 @@ import {
   type ListWatchStats,
   type ListWatchTiming,
 } from '../kube/list-watch.ts';
+import { fanOut } from '../kube/observers.ts';
 import { describeIssues } from '../zod/issues.ts';
 import { type NamespaceLookup, type NamespaceSource, type NamespaceSourceStatus, toNamespaceInfo } from './source.ts';
 
@@ -37,25 +39,10 @@ export interface ClusterSourceObserver extends ListWatchObserver {
  * from one observer is swallowed: it neither silences the others nor reaches the caller.
  */
 export function combineObservers(...observers: ClusterSourceObserver[]): Required<ClusterSourceObserver> {
-  const each =
-    <K extends keyof ClusterSourceObserver>(name: K) =>
-    (...args: Parameters<NonNullable<ClusterSourceObserver[K]>>) => {
-      for (const o of observers) {
-        try {
-          (o[name] as ((...a: unknown[]) => void) | undefined)?.(...args);
-        } catch {
-          // One observer's bug does not silence the others.
-        }
-      }
-    };
-  return {
-    onRelist: each('onRelist'),
-    onSynced: each('onSynced'),
-    onWatchRestart: each('onWatchRestart'),
-    onEvent: each('onEvent'),
-    onDirectGet: each('onDirectGet'),
-    onError: each('onError'),
-  };
+  return fanOut<ClusterSourceObserver>(
+    ['onRelist', 'onSynced', 'onWatchRestart', 'onEvent', 'onDirectGet', 'onError'],
+    observers,
+  );
 }
 
 /** The loop's state, for tests (counts by reason and result are the observer's business: see runtime-metrics.ts). */

@@ -10,6 +10,7 @@
  * `startServer(flags)` builds and starts one instance and returns a handle with `stop()`; `dns-tuner serve`
  * (../cli/serve.ts) adds flag parsing, the banner, signals and exit codes. Tests start it in-process.
  */
+
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -36,6 +37,7 @@ import { buildOpsApp } from '../http/ops-app.ts';
 import { MUTATE_PATH, NO_CERTIFICATE_YET, setTlsContext } from '../http/webhook-app.ts';
 import { createApiClient } from '../kube/api-client.ts';
 import { connectionOf, loadKubeConfig } from '../kube/kubeconfig.ts';
+import { fanOut } from '../kube/observers.ts';
 import {
   certificateFields,
   clusterFactsLogObserver,
@@ -407,25 +409,10 @@ function watchClusterView(
 
 /** One cluster-facts observer that calls each of `observers` in turn; a throw from one is swallowed. */
 function combineFactsObservers(...observers: ClusterFactsObserver[]): ClusterFactsObserver {
-  const each =
-    <K extends keyof ClusterFactsObserver>(name: K) =>
-    (...args: Parameters<NonNullable<ClusterFactsObserver[K]>>) => {
-      for (const o of observers) {
-        try {
-          (o[name] as ((...a: unknown[]) => void) | undefined)?.(...args);
-        } catch {
-          // One observer's bug does not silence the others.
-        }
-      }
-    };
-  return {
-    onRelist: each('onRelist'),
-    onSynced: each('onSynced'),
-    onWatchRestart: each('onWatchRestart'),
-    onEvent: each('onEvent'),
-    onError: each('onError'),
-    onForbidden: each('onForbidden'),
-  };
+  return fanOut<ClusterFactsObserver>(
+    ['onRelist', 'onSynced', 'onWatchRestart', 'onEvent', 'onError', 'onForbidden'],
+    observers,
+  );
 }
 
 /**
