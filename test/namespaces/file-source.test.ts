@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deploymentNodeOptions } from '../../lab/deployment.ts';
 import { EXAMPLE_NAMESPACES } from '../../lab/paths.ts';
 import { spawnNode } from '../../lab/process.ts';
 import { createFileNamespaceSource, parseNamespaceFile } from '../../src/namespaces/file-source.ts';
@@ -152,12 +153,12 @@ function kubectlListYaml(count: number): string {
 }
 
 describe('a large namespace file', () => {
-  it("of 10,000 namespaces (kubectl get ns -o yaml, 12 MB) loads within the Deployment's 192 MiB heap", async () => {
+  it("of 10,000 namespaces (kubectl get ns -o yaml, 12 MB) loads with the Deployment's Node flags (192 MiB heap)", async () => {
     const file = join(dir, 'namespaces-10k.yaml');
     await writeFile(file, kubectlListYaml(10_000));
     const script = fileURLToPath(new URL('../support/namespace-file-child.ts', import.meta.url));
     const run = spawnNode(script, [file], {
-      env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=192 --max-semi-space-size=8' },
+      env: { ...process.env, NODE_OPTIONS: deploymentNodeOptions() },
       killAfterMs: 60_000,
     });
     const { code } = await run.exit;
