@@ -117,6 +117,8 @@ export function classify(frame: CallFrame): Component | null | 'idle' {
     const rest = url.slice(nodeModules + '/node_modules/'.length);
     // Fastify's reply turns the answer object into JSON (JSON.stringify, or fast-json-stringify with a schema).
     if (rest.startsWith('fastify/lib/reply.') && fn === 'serialize') return 'response encoding';
+    // Reading the body into one string: the job limit's parseReview does the same (Buffer.concat, toString).
+    if (rest.startsWith('fastify/lib/content-type-parser.')) return 'body parsing (JSON, poisoning check)';
     for (const [name, component] of PACKAGES) if (rest.startsWith(`${name}/`)) return component;
     return null;
   }

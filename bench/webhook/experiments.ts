@@ -98,7 +98,7 @@ export async function mainTables(bench: Bench, pods: readonly PodName[]): Promis
   const cluster = await startCluster(MAIN_NAMESPACES);
   const started: BenchServer[] = [];
   try {
-    const ours = await startOurs(servers, cluster);
+    const ours = await startOurs(servers, cluster, flags.ours);
     started.push(ours);
     const baseline = flags.baseline === undefined ? undefined : await startOurs(servers, cluster, flags.baseline);
     if (baseline) started.push(baseline);

@@ -17,6 +17,8 @@ export interface Flags {
   out: string | undefined;
   /** A git ref whose build runs beside this checkout's as a fourth contender (`dns-tuner@REF`). */
   baseline: string | undefined;
+  /** A git ref whose build is measured instead of this checkout's (to measure one past change against its parent). */
+  ours: string | undefined;
   /** Extra Node.js flags for every server process, on top of the Deployment's NODE_OPTIONS. */
   serverFlags: string[];
   /** Replaces the Deployment's NODE_OPTIONS for every server (to try memory settings). */
@@ -35,6 +37,7 @@ export const USAGE = `usage: npm run bench:webhook -- [options]
   --concurrency LIST   connections for the main table (default 1,8,32,100)
   --only LIST          any of ${SECTIONS.join(', ')} (default all)
   --baseline REF       also measure the build of git REF (e.g. HEAD~1), alternating with this checkout's
+  --ours REF           measure the build of git REF instead of this checkout's (with --baseline REF~1: one change)
   --out FILE           write the Markdown into FILE's "## ${SECTION}" section (e.g. docs/benchmarks.md)
   --server-flags=F     extra Node.js flags for every server, space-separated
   --node-options=F     replace the Deployment's NODE_OPTIONS for every server`;
@@ -52,6 +55,7 @@ export function parseFlags(argv: string[]): Flags | 'help' {
       only: { type: 'string' },
       out: { type: 'string' },
       baseline: { type: 'string' },
+      ours: { type: 'string' },
       'server-flags': { type: 'string' },
       'node-options': { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -89,6 +93,7 @@ export function parseFlags(argv: string[]): Flags | 'help' {
     only,
     out: values.out,
     baseline: values.baseline,
+    ours: values.ours,
     serverFlags: (values['server-flags'] ?? '').split(/\s+/).filter((f) => f !== ''),
     nodeOptions: values['node-options'],
     check,

@@ -25,7 +25,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { deploymentNodeOptions } from '../../lab/deployment.ts';
 import { ROOT, SERVICE_NAME } from '../../lab/paths.ts';
 import type { Pem } from '../../lab/pki.ts';
 import { isolatedEnv, MAIN } from '../../lab/process.ts';
@@ -43,18 +43,6 @@ export interface Usage {
   rss: number;
   /** Peak RSS since the process started (VmHWM). */
   hwm: number;
-}
-
-/** NODE_OPTIONS of the Deployment (manifests/base/deployment.yaml): what the container runs with. */
-export function deploymentNodeOptions(): string {
-  const text = readFileSync(join(ROOT, 'manifests/base/deployment.yaml'), 'utf8');
-  const deployment = parseYaml(text) as {
-    spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } };
-  };
-  const env = deployment.spec.template.spec.containers[0]?.env ?? [];
-  const value = env.find((e) => e.name === 'NODE_OPTIONS')?.value;
-  if (value === undefined) throw new Error('manifests/base/deployment.yaml: no NODE_OPTIONS on the container');
-  return value;
 }
 
 /** CPU time of every thread of `pid` (schedstat: nanoseconds on the CPU), µs. */
@@ -112,10 +100,15 @@ abstract class ProcessServer {
     return statusKb(this.pid, 'VmRSS');
   }
 
+  /** What the process printed on stderr, for when it ends unexpectedly. */
+  protected output(): string {
+    return '';
+  }
+
   protected watchExit(label: string): void {
     this.child.on('exit', (code, signal) => {
       if (!this.stopping) {
-        process.stderr.write(`bench server (${label}) exited unexpectedly: ${code ?? signal}\n`);
+        process.stderr.write(`bench server (${label}) exited unexpectedly: ${code ?? signal}\n${this.output()}\n`);
         process.exit(1);
       }
     });
@@ -219,6 +212,10 @@ class Ours extends ProcessServer implements BenchServer {
 
   logLines(): number {
     return this.lines;
+  }
+
+  protected override output(): string {
+    return this.stderr;
   }
 
   async respond(): Promise<void> {
