@@ -7,12 +7,12 @@
  * attacks must get coded answers (never a crash, never a 500), and the process must still be alive at the end.
  */
 
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
+import { deploymentNodeOptions } from '../../lab/deployment.ts';
 import {
   isolatedEnv,
   loopbackPorts,
@@ -29,7 +29,6 @@ import {
   exampleReview,
   httpsPost,
   type Json,
-  ROOT,
   responseOf,
   reviewIn,
   writeServingFiles,
@@ -37,17 +36,6 @@ import {
 
 /** The webhook's timeoutSeconds (manifests/base/webhook.yaml): past it the apiserver admits the pod untuned. */
 const APISERVER_TIMEOUT_MS = 3_000;
-
-async function deploymentNodeOptions(): Promise<string> {
-  const docs = parseAllDocuments(await readFile(join(ROOT, 'manifests', 'base', 'deployment.yaml'), 'utf8'));
-  const deployment = docs.map((d) => d.toJS() as Json).find((d) => d.kind === 'Deployment') as {
-    spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } };
-  };
-  const env = deployment.spec.template.spec.containers[0]?.env ?? [];
-  const value = env.find((e) => e.name === 'NODE_OPTIONS')?.value;
-  if (!value) throw new Error('the Deployment sets no NODE_OPTIONS');
-  return value;
-}
 
 const flowYaml = (bytes: number) => {
   const unit = '{a: 1, b: [x, y], c: {d: e}}, ';
@@ -102,7 +90,7 @@ beforeAll(async () => {
   server = spawnNode(
     MAIN,
     [...tls.flags, '--config', EXAMPLE_CONFIG, '--namespaces', EXAMPLE_NAMESPACES, ...loopbackPorts()],
-    { env: isolatedEnv({ NODE_OPTIONS: await deploymentNodeOptions() }) },
+    { env: isolatedEnv({ NODE_OPTIONS: deploymentNodeOptions() }) },
   );
   const listening = await waitForLog(server, 'listening');
   port = listening.port as number;
