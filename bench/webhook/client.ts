@@ -48,9 +48,17 @@ function contentLength(head: string): number {
 
 /**
  * Drives `connections` connections for `seconds`, each cycling through `bodies`; resolves once the last answer is in
- * (requests are not started after the time is up).
+ * (requests are not started after the time is up). Without `rate`, each connection sends its next review as soon as
+ * the answer is in (as fast as the server goes); with `rate` (reviews per second, all connections together), each
+ * connection keeps to its own schedule, so two servers can be compared at the same load.
  */
-export function drive(target: LoadTarget, bodies: readonly Buffer[], connections: number, seconds: number) {
+export function drive(
+  target: LoadTarget,
+  bodies: readonly Buffer[],
+  connections: number,
+  seconds: number,
+  rate?: number,
+) {
   const requests = bodies.map((body) => requestBytes(target.path, target.servername, body));
   let latencies = new Float64Array(1 << 16);
   let count = 0;
@@ -70,9 +78,13 @@ export function drive(target: LoadTarget, bodies: readonly Buffer[], connections
     latencies[count++] = ms;
   };
 
+  /** Per connection, the time between two of its sends at `rate`, ns. */
+  const interval = rate === undefined ? 0n : BigInt(Math.round((connections / rate) * 1e9));
   const run = (index: number) =>
     new Promise<void>((resolve) => {
       let next = index % requests.length;
+      // Connections start spread over one interval, so the load is even.
+      let slot = started + (interval * BigInt(index)) / BigInt(connections);
       let sentAt = 0n;
       let pending: Buffer | undefined;
       let socket: TLSSocket;
@@ -96,9 +108,15 @@ export function drive(target: LoadTarget, bodies: readonly Buffer[], connections
         resolve();
       };
       const send = () => {
-        if (process.hrtime.bigint() >= deadline) return finish();
+        const now = process.hrtime.bigint();
+        if (now >= deadline) return finish();
+        if (interval > 0n && now < slot) {
+          setTimeout(send, Number(slot - now) / 1e6);
+          return;
+        }
+        slot += interval;
         pending = undefined;
-        sentAt = process.hrtime.bigint();
+        sentAt = now;
         socket.write(requests[next]!);
         next = (next + 1) % requests.length;
       };

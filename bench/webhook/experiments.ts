@@ -50,12 +50,26 @@ export interface SizeRow {
 export interface Memory {
   /** RSS once the namespace cache has synced and settled, before any review. */
   idle: number;
-  /** The peak RSS (VmHWM) after the small and typical cells (start-up included). */
-  peakTypical: number | undefined;
+  /**
+   * The peak RSS (VmHWM, start-up included) of the fresh process after typical reviews at c=32 only, before any other
+   * cell: what the goal asks. Later cells (c=100, 1.5 MiB pods) raise RSS for the rest of the process's life.
+   */
+  peakTypical32: number | undefined;
+}
+
+/** dns-tuner and the job limit at the same pace: CPU per review when neither sets the pace for the client. */
+export interface EqualLoadRow {
+  pod: PodName;
+  bytes: number;
+  connections: number;
+  rate: number;
+  ours: Summary;
+  job: Summary;
 }
 
 export interface MainResults {
   cells: Cell[];
+  equalLoad: EqualLoadRow[];
   sizes: SizeRow[];
   memory: { ours: Memory; job: Memory; baseline: Memory | undefined };
 }
@@ -108,9 +122,9 @@ export async function mainTables(bench: Bench, pods: readonly PodName[]): Promis
     await sleep(SETTLE_MS);
     const idle = (s: BenchServer | undefined) => s?.usage().rss ?? 0;
     const memory: MainResults['memory'] = {
-      ours: { idle: idle(ours), peakTypical: undefined },
-      job: { idle: idle(job), peakTypical: undefined },
-      baseline: baseline ? { idle: idle(baseline), peakTypical: undefined } : undefined,
+      ours: { idle: idle(ours), peakTypical32: undefined },
+      job: { idle: idle(job), peakTypical32: undefined },
+      baseline: baseline ? { idle: idle(baseline), peakTypical32: undefined } : undefined,
     };
     progress(`idle RSS: ${started.map((s) => `${s.label} ${mib(s.usage().rss)} MiB`).join(', ')}`);
 
@@ -121,7 +135,25 @@ export async function mainTables(bench: Bench, pods: readonly PodName[]): Promis
       typical: () => reviewBytes(podReview(TYPICAL, review)),
       large: () => reviewBytes(largeReview(review, LARGE_POD_BYTES)),
     };
+
+    // The memory goal first, on the fresh processes: typical reviews at c=32 for as long as a cell takes.
+    const typical = bodies.typical();
+    await sameAnswers(load, typical, ours, job, bare, baseline);
+    for (const [server, into] of [
+      [ours, memory.ours],
+      [job, memory.job],
+      ...(baseline && memory.baseline ? [[baseline, memory.baseline] as const] : []),
+    ] as const) {
+      await load.warm(server, [typical], 32, flags.warmup);
+      await load.load(server, [typical], 32, flags.duration * flags.rounds);
+      into.peakTypical32 = server.usage().hwm;
+    }
+    progress(
+      `peak RSS after typical reviews at c=32: ${started.map((s) => `${s.label} ${mib(s.usage().hwm)} MiB`).join(', ')}`,
+    );
+
     const cells: Cell[] = [];
+    const equalLoad: EqualLoadRow[] = [];
     for (const pod of pods) {
       const body = bodies[pod]();
       await sameAnswers(load, body, ours, job, bare, baseline);
@@ -143,10 +175,19 @@ export async function mainTables(bench: Bench, pods: readonly PodName[]): Promis
           baseline: baseline ? summarize(samples[3]!) : undefined,
         });
       }
-      if (pod === 'typical') {
-        memory.ours.peakTypical = ours.usage().hwm;
-        memory.job.peakTypical = job.usage().hwm;
-        if (memory.baseline && baseline) memory.baseline.peakTypical = baseline.usage().hwm;
+      // The same pace for both (60 % of what dns-tuner sustained at the highest concurrency): a server that answers
+      // faster keeps the client busier and so pays fewer wake-ups per answer; at one pace the CPU per review compares
+      // the work alone.
+      const fastest = cells.filter((c) => c.pod === pod).at(-1);
+      if (fastest && pod !== 'large') {
+        const connections = Math.min(32, fastest.connections);
+        const rate = Math.max(1, Math.round(fastest.ours.rps * 0.6));
+        const contenders: Contender[] = [
+          { server: ours, bodies: [body] },
+          { server: job, bodies: [body] },
+        ];
+        const [o, j] = await abRounds(`${pod} equal load`, contenders, connections, flags, load, rate);
+        equalLoad.push({ pod, bytes: body.length, connections, rate, ours: summarize(o!), job: summarize(j!) });
       }
     }
 
@@ -163,7 +204,7 @@ export async function mainTables(bench: Bench, pods: readonly PodName[]): Promis
         sizes.push({ containers, bytes: body.length, ours: summarize(o!), job: summarize(j!) });
       }
     }
-    return { cells, sizes, memory };
+    return { cells, equalLoad, sizes, memory };
   } finally {
     for (const server of started) await servers.stop(server);
     await cluster.close();

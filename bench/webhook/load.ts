@@ -27,18 +27,38 @@ export interface Sample {
 }
 
 export interface LoadGenerator {
-  /** One measured run. */
-  load(server: BenchServer, bodies: readonly Buffer[], connections: number, seconds: number): Promise<Sample>;
+  /** One measured run; with `rate` (reviews per second) at that pace instead of as fast as the server goes. */
+  load(
+    server: BenchServer,
+    bodies: readonly Buffer[],
+    connections: number,
+    seconds: number,
+    rate?: number,
+  ): Promise<Sample>;
   /** A short discarded run before each measured one: JIT-compiled code and a grown heap on both sides. */
   warm(server: BenchServer, bodies: readonly Buffer[], connections: number, seconds: number): Promise<void>;
   /** One review, checked: 200 and an allowed AdmissionReview, with a patch when `expectPatch`; returns the body. */
   preflight(server: BenchServer, body: Buffer, expectPatch: boolean): Promise<string>;
 }
 
+/** Resolves once the server's log has not grown for 50 ms (at most 2 s): its lines of a run are all counted. */
+async function logDrained(server: BenchServer): Promise<void> {
+  if (server.logLines() === undefined) return;
+  const deadline = Date.now() + 2_000;
+  let seen = server.logLines();
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    const now = server.logLines();
+    if (now === seen) return;
+    seen = now;
+  }
+}
+
 /** Clients that trust only `ca` (the bench CA) and check the certificate against the Service name. */
 export function loadGenerator(ca: string): LoadGenerator {
   return {
-    async load(server, bodies, connections, seconds) {
+    async load(server, bodies, connections, seconds, rate) {
+      await logDrained(server);
       const before = server.usage();
       const linesBefore = server.logLines();
       let peakRss = before.rss;
@@ -46,7 +66,9 @@ export function loadGenerator(ca: string): LoadGenerator {
         peakRss = Math.max(peakRss, server.rssNow());
       }, 100);
       const started = performance.now();
-      const result = await drive(targetOf(server, ca), bodies, connections, seconds);
+      const result = await drive(targetOf(server, ca), bodies, connections, seconds, rate);
+      // The log is written asynchronously (and read by this process between answers): count every line of the run.
+      await logDrained(server);
       const wall = (performance.now() - started) / 1000;
       clearInterval(sampler);
       const after = server.usage();

@@ -72,14 +72,20 @@ function goals(r: Results): string[][] {
       `${mib(memory.ours.idle)} MiB (job limit: ${mib(memory.job.idle)} MiB)`,
       verdict(memory.ours.idle < 100 * 1024 * 1024),
     ]);
-    const typical32 = cell('typical', 32);
-    if (memory.ours.peakTypical !== undefined && typical32) {
+    if (memory.ours.peakTypical32 !== undefined) {
       rows.push([
-        'peak RSS under 128 MiB at c=32 (typical pod)',
-        `VmHWM ${mib(memory.ours.peakTypical)} MiB after the small and typical cells (c up to ${Math.max(...r.flags.concurrency)}); sampled peak at c=32 ${mib(typical32.ours.peakRss)} MiB (job limit: ${mib(memory.job.peakTypical ?? 0)} / ${mib(typical32.job.peakRss)} MiB)`,
-        verdict(memory.ours.peakTypical < 128 * 1024 * 1024),
+        `peak RSS under 128 MiB at c=32 (typical pod), ${MAIN_NAMESPACES.toLocaleString('en')} namespaces watched`,
+        `VmHWM ${mib(memory.ours.peakTypical32)} MiB, start-up included, of the fresh process after typical reviews at c=32 (job limit: ${mib(memory.job.peakTypical32 ?? 0)} MiB); later cells (c=100, 1.5 MiB pods) raise it: see the table`,
+        verdict(memory.ours.peakTypical32 < 128 * 1024 * 1024),
       ]);
     }
+  }
+  for (const row of r.main?.equalLoad ?? []) {
+    rows.push([
+      `(the fair cost) CPU per review at the same pace as the job limit, ${POD_LABEL[row.pod]} pod`,
+      `${fixed(row.ours.cpuPerReview, 0)} vs ${fixed(row.job.cpuPerReview, 0)} µs at ${row.rate} reviews/s: the job limit's work is ${pct(cpuRatio(row.ours, row.job))} of ours`,
+      '',
+    ]);
   }
   const ours = [
     ...cells.map((c) => c.ours),
@@ -138,6 +144,7 @@ function mainTable(cells: readonly Cell[]): string {
     'p99 ms ours / job',
     'Δp99 ms',
     'peak RSS MiB ours / job',
+    'log lines per review',
     ...(hasBaseline ? ['baseline req/s', 'baseline CPU µs', 'ours ÷ baseline'] : []),
   ];
   return table(
@@ -155,6 +162,7 @@ function mainTable(cells: readonly Cell[]): string {
       `${fixed(c.ours.p99)} / ${fixed(c.job.p99)}`,
       fixed(c.ours.p99 - c.job.p99),
       `${mib(c.ours.peakRss)} / ${mib(c.job.peakRss)}`,
+      fixed(c.ours.linesPerReview ?? Number.NaN, 3),
       ...(c.baseline
         ? [
             fixed(c.baseline.rps, 0),
@@ -206,6 +214,38 @@ export function markdown(r: Results): string {
       'Per pod size and concurrency. Latency is the full request time seen by the client.',
       '',
       mainTable(cells),
+      '',
+    );
+  }
+  const equal = r.main?.equalLoad ?? [];
+  if (equal.length > 0) {
+    out.push(
+      '### Cost per review at equal load',
+      '',
+      'Both servers at the same pace (60 % of what dns-tuner sustained at the highest concurrency), so neither sets the',
+      'pace for the client: a server that answers faster keeps the client busier and pays fewer wake-ups per answer, which',
+      'flatters it in the saturated table above. This is the cost of the work itself.',
+      '',
+      table(
+        [
+          'pod',
+          'c',
+          'reviews/s',
+          'CPU µs per review ours / job',
+          'job ÷ ours',
+          'p50 ms ours / job',
+          'p99 ms ours / job',
+        ],
+        equal.map((row) => [
+          `${POD_LABEL[row.pod]} (${kib(row.bytes)})`,
+          String(row.connections),
+          `${fixed(row.ours.rps, 0)} / ${fixed(row.job.rps, 0)}`,
+          `${fixed(row.ours.cpuPerReview, 0)} / ${fixed(row.job.cpuPerReview, 0)}`,
+          pct(cpuRatio(row.ours, row.job)),
+          `${fixed(row.ours.p50)} / ${fixed(row.job.p50)}`,
+          `${fixed(row.ours.p99)} / ${fixed(row.job.p99)}`,
+        ]),
+      ),
       '',
     );
   }

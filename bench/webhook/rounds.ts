@@ -69,6 +69,7 @@ export async function abRounds(
   connections: number,
   flags: Pick<Flags, 'rounds' | 'warmup' | 'duration'>,
   load: LoadGenerator,
+  rate?: number,
 ): Promise<Sample[][]> {
   const samples: Sample[][] = contenders.map(() => []);
   for (let round = 0; round < flags.rounds; round++) {
@@ -78,9 +79,12 @@ export async function abRounds(
       const c = contenders[i]!;
       await c.prepare?.();
       await load.warm(c.server, c.bodies, connections, flags.warmup);
-      const sample = await load.load(c.server, c.bodies, connections, flags.duration);
+      const sample = await load.load(c.server, c.bodies, connections, flags.duration, rate);
       samples[i]!.push(sample);
-      progress(`${label} c=${connections} ${c.server.label} round ${round + 1}/${flags.rounds}: ${describe(sample)}`);
+      const pace = rate === undefined ? '' : ` at ${rate}/s`;
+      progress(
+        `${label} c=${connections}${pace} ${c.server.label} round ${round + 1}/${flags.rounds}: ${describe(sample)}`,
+      );
     }
   }
   return samples;
