@@ -17,7 +17,7 @@ import { podReview, reviewBytes, SMALL, TYPICAL } from '../../lab/pod-reviews.ts
 import { defaultPolicyNamespaces } from '../namespaces.ts';
 import { fixed, mib, table } from '../report.ts';
 import { startCluster } from './cluster.ts';
-import { type Bench, MAIN_NAMESPACES } from './experiments.ts';
+import { type Bench, MAIN_NAMESPACES, PRIME_SECONDS } from './experiments.ts';
 import { abRounds, progress, summarize } from './rounds.ts';
 import type { BenchServer } from './servers.ts';
 
@@ -81,6 +81,7 @@ export async function runCheck({ flags, load, servers }: Bench): Promise<number>
       const body = bodies[cell.pod];
       const answer = await load.preflight(ours, body, true);
       if ((await load.preflight(job, body, true)) !== answer) throw new Error('the job limit answers differently');
+      for (const server of started) await load.warm(server, [body], 32, PRIME_SECONDS);
       const contenders = [
         { server: ours, bodies: [body] },
         { server: job, bodies: [body] },
