@@ -335,10 +335,10 @@ function fixFlowSeqItem(it: CST.CollectionItem): void {
   delete it.key;
   const value = it.value;
   if (value && isFlowToken(value)) {
-    if (value.end) value.end.push(...it.sep);
+    if (value.end) for (const token of it.sep) value.end.push(token);
     else value.end = it.sep;
   } else {
-    it.start.push(...it.sep);
+    for (const token of it.sep) it.start.push(token);
   }
   delete it.sep;
 }
