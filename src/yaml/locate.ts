@@ -7,7 +7,7 @@
  * Used by the config file (src/config/load.ts), the namespace file (src/namespaces/file-source.ts) and the dry-run
  * input (src/dryrun/input.ts).
  */
-import { type Document, isScalar, type LineCounter, type ToJSOptions, visit } from 'yaml';
+import { type Document, isScalar, type LineCounter, type ToJSOptions, visit, type YAMLError, type YAMLMap } from 'yaml';
 
 /** An offset into the text → `file:line:col`; just `file` when there is no offset. */
 export type Locate = (offset: number | undefined) => string;
@@ -33,8 +33,13 @@ export interface YamlProblem {
  */
 export function firstSyntaxError(doc: Document): YamlProblem | undefined {
   const error = doc.errors[0];
-  if (error) return { offset: error.pos[0], message: plain(error.message.split('\n')[0] ?? error.code) };
+  if (error) return syntaxProblem(error);
   return firstDuplicateKey(doc);
+}
+
+/** A parser error as a problem: its first line only (the rest is an excerpt of the source). */
+export function syntaxProblem(error: YAMLError): YamlProblem {
+  return { offset: error.pos[0], message: plain(error.message.split('\n')[0] ?? error.code) };
 }
 
 /** Parse options every reader shares (see firstSyntaxError for why keys are not checked by the parser). */
@@ -45,22 +50,25 @@ export function firstDuplicateKey(doc: Document): YamlProblem | undefined {
   let problem: YamlProblem | undefined;
   visit(doc, {
     Map(_key, map) {
-      const seen = new Set<string>();
-      for (const pair of map.items) {
-        if (!isScalar(pair.key)) continue;
-        const key = String(pair.key.value);
-        // YAML 1.1 merge keys may repeat (`<<: *a` then `<<: *b`).
-        if (key === '<<') continue;
-        if (seen.has(key)) {
-          problem = { offset: pair.key.range?.[0], message: 'Map keys must be unique' };
-          return visit.BREAK;
-        }
-        seen.add(key);
-      }
-      return undefined;
+      problem = duplicateKeyIn(map);
+      return problem ? visit.BREAK : undefined;
     },
   });
   return problem;
+}
+
+/** The first key of `map` (not of the maps inside it) that repeats an earlier one. */
+export function duplicateKeyIn(map: YAMLMap): YamlProblem | undefined {
+  const seen = new Set<string>();
+  for (const pair of map.items) {
+    if (!isScalar(pair.key)) continue;
+    const key = String(pair.key.value);
+    // YAML 1.1 merge keys may repeat (`<<: *a` then `<<: *b`).
+    if (key === '<<') continue;
+    if (seen.has(key)) return { offset: pair.key.range?.[0], message: 'Map keys must be unique' };
+    seen.add(key);
+  }
+  return undefined;
 }
 
 export type YamlValue = { ok: true; value: unknown } | { ok: false; problem: YamlProblem };
