@@ -42,8 +42,13 @@ export function syntaxProblem(error: YAMLError): YamlProblem {
   return { offset: error.pos[0], message: plain(error.message.split('\n')[0] ?? error.code) };
 }
 
-/** Parse options every reader shares (see firstSyntaxError for why keys are not checked by the parser). */
-export const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: false } as const;
+/**
+ * Parse options every reader shares (see firstSyntaxError for why keys are not checked by the parser). `logLevel`
+ * error: the package would otherwise print its warnings (e.g. "Keys with collection values will be stringified") on
+ * the process's stderr for any file or dry-run body it is handed; they stay in `doc.warnings`, and what we refuse we
+ * say through our own errors.
+ */
+export const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: false, logLevel: 'error' } as const;
 
 /** The first key that repeats in a mapping of `doc`, in document order. */
 export function firstDuplicateKey(doc: Document): YamlProblem | undefined {
