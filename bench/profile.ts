@@ -32,7 +32,7 @@ import { MAIN_NAMESPACES, PRIME_SECONDS } from './webhook/experiments.ts';
 import { kib } from './webhook/markdown.ts';
 import { pinLoadGenerator } from './webhook/pinning.ts';
 import { progress } from './webhook/rounds.ts';
-import { type BenchServer, Servers, targetOf } from './webhook/servers.ts';
+import { type BenchServer, exampleConfigOf, Servers, targetOf } from './webhook/servers.ts';
 
 const SECTION = "Where a review's CPU goes";
 const SECTION_ID = 'bench:profile';
@@ -133,7 +133,7 @@ async function main(): Promise<number> {
                     main: servers.main(values.baseline),
                     build: `@${values.baseline}`,
                     kubeconfig: cluster.kubeconfigPath,
-                    config: EXAMPLE_CONFIG,
+                    config: exampleConfigOf(servers.main(values.baseline)),
                   },
                   argv,
                 ),

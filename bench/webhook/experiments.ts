@@ -4,7 +4,6 @@
  * and dns-tuner watching more and more namespaces.
  */
 import type { FakeKubeApi } from '../../lab/fake-kube-api.ts';
-import { EXAMPLE_CONFIG } from '../../lab/paths.ts';
 import { LARGE_POD_BYTES, largeReview, podReview, reviewBytes, SMALL, TYPICAL } from '../../lab/pod-reviews.ts';
 import { defaultPolicyNamespaces } from '../namespaces.ts';
 import { mib } from '../report.ts';
@@ -12,7 +11,7 @@ import { startCluster } from './cluster.ts';
 import type { Flags, PodName } from './flags.ts';
 import type { LoadGenerator } from './load.ts';
 import { abRounds, type Contender, progress, type Summary, summarize } from './rounds.ts';
-import type { BenchServer, Servers } from './servers.ts';
+import { type BenchServer, exampleConfigOf, type Servers } from './servers.ts';
 
 /** Namespaces in the cluster (and the job limit's map) for the main table and the pod-size table. */
 export const MAIN_NAMESPACES = 10_000;
@@ -84,11 +83,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** dns-tuner (this checkout's build, or `ref`'s) watching `cluster`. */
 function startOurs(servers: Servers, cluster: FakeKubeApi, ref?: string): Promise<BenchServer> {
+  const main = servers.main(ref);
   return servers.startOurs({
-    main: servers.main(ref),
+    main,
     build: ref === undefined ? '' : `@${ref}`,
     kubeconfig: cluster.kubeconfigPath,
-    config: EXAMPLE_CONFIG,
+    config: exampleConfigOf(main),
   });
 }
 

@@ -24,7 +24,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { deploymentNodeOptions } from '../../lab/deployment.ts';
 import { ROOT, SERVICE_NAME } from '../../lab/paths.ts';
 import type { Pem } from '../../lab/pki.ts';
@@ -338,6 +338,14 @@ function buildBaseline(ref: string, dir: string): string {
   const main = join(tree, 'dist/main.js');
   if (!existsSync(main)) throw new Error(`baseline ${ref}: the build wrote no dist/main.js`);
   return main;
+}
+
+/**
+ * The example config of the build whose entry point is `main` (`<tree>/dist/main.js` → `<tree>/examples/config.yaml`):
+ * a past build is measured with the config it shipped with (a later key would be refused by its schema).
+ */
+export function exampleConfigOf(main: string): string {
+  return join(dirname(dirname(main)), 'examples/config.yaml');
 }
 
 /** Every server of a benchmark: started from the same certificate and Node flags, all stopped on the way out. */
