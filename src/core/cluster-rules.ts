@@ -205,40 +205,8 @@ function nodeLocalOf(config: Config, facts: ClusterFacts | undefined, kubeDnsIps
   };
 }
 
-/**
- * The last view computed for each `unknown` record (or config, without facts). A view reads every part of the facts
- * but the NetworkPolicies, and the adapters build those parts once and share them between namespaces until the
- * cluster changes (src/cluster/cluster-source.ts `facts`): every review of an unchanged cluster asks for the same
- * view. A pure cache — the parts are compared by identity, so a hit is the very answer a computation would give —
- * measured in docs/adr/0012-performance-at-the-limit.md.
- */
-const lastView = new WeakMap<object, { config: Config; facts: ClusterFacts | undefined; view: ClusterView }>();
-
-function sameViewParts(a: ClusterFacts | undefined, b: ClusterFacts | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return (
-    a.origin === b.origin &&
-    a.kubeDns === b.kubeDns &&
-    a.coreDns === b.coreDns &&
-    a.nodeLocalDaemonSets === b.nodeLocalDaemonSets &&
-    a.unknown === b.unknown
-  );
-}
-
-/**
- * The values in force, with where each came from. Linear in the facts' DaemonSets; NetworkPolicies are not read.
- * The view is shared between the reviews of an unchanged cluster: read it, never change it.
- */
+/** The values in force, with where each came from. Linear in the facts' DaemonSets; NetworkPolicies are not read. */
 export function clusterView(config: Config, facts: ClusterFacts | undefined): ClusterView {
-  const key = facts?.unknown ?? config;
-  const last = lastView.get(key);
-  if (last !== undefined && last.config === config && sameViewParts(last.facts, facts)) return last.view;
-  const view = computeClusterView(config, facts);
-  lastView.set(key, { config, facts, view });
-  return view;
-}
-
-function computeClusterView(config: Config, facts: ClusterFacts | undefined): ClusterView {
   const clusterDNS = clusterDnsOf(config, facts);
   // Transparent mode is the cache listening on a kube-dns IP: the Service's, else the one the config names.
   const serviceIps = facts?.kubeDns?.ips ?? [];

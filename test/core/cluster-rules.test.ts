@@ -329,20 +329,3 @@ describe('idempotence with cluster facts', () => {
     expect(decideIn(healthy(), config, shop, patched(pod(), rewritten))).toMatchObject({ reason: 'already-applied' });
   });
 });
-
-describe('the view is kept between reviews of an unchanged cluster', () => {
-  it('the same parts give the same view; a changed part, another config or no facts give a fresh one', () => {
-    const facts = factsOf(healthy(), 'shop');
-    const first = clusterView(config, facts);
-    // Another namespace's facts share every part but the NetworkPolicies: the very same view.
-    expect(clusterView(config, { ...facts, networkPolicies: [] })).toBe(first);
-    const moved = { ...facts, kubeDns: { service: 'kube-system/kube-dns', found: true, ips: ['10.96.0.53'] } };
-    expect(clusterView(config, moved).clusterDNS.value).toBe('10.96.0.53');
-    expect(clusterView(config, facts)).not.toBe(first);
-    expect(clusterView(config, facts)).toEqual(first);
-    const other = configFrom({ ...rawExample(), nodeLocalMode: 'off' });
-    expect(clusterView(other, facts).nodeLocal.mode).toBe('off');
-    expect(clusterView(config, undefined).origin).toBeUndefined();
-    expect(clusterView(config, facts).nodeLocal.mode).toBe('link-local');
-  });
-});
