@@ -52,7 +52,8 @@ export function progress(text: string): void {
 }
 
 function describe(s: Sample): string {
-  return `${fixed(s.rps, 0)} req/s, p50 ${fixed(s.p50)} ms, p99 ${fixed(s.p99)} ms, CPU ${fixed(s.cpuPerReview, 0)} µs/review (${fixed(s.cpuPct, 0)} %), RSS ${mib(s.peakRss)} MiB`;
+  const bad = s.non2xx + s.failures > 0 ? `, ${s.non2xx} non-2xx, ${s.failures} failed` : '';
+  return `${fixed(s.rps, 0)} req/s, p50 ${fixed(s.p50)} ms, p99 ${fixed(s.p99)} ms, CPU ${fixed(s.cpuPerReview, 0)} µs/review (${fixed(s.cpuPct, 0)} %), RSS ${mib(s.peakRss)} MiB${bad}`;
 }
 
 export interface Contender {
