@@ -21,8 +21,9 @@
 
 export type Phase = 'idle' | 'listing' | 'watching' | 'backing-off' | 'stopped';
 export type RelistReason = 'initial' | 'expired' | 'inactivity' | 'periodic';
-/** Why a watch ended and another one (possibly after a relist) is being opened. */
-export type WatchRestartReason = 'closed' | 'error' | 'expired' | 'inactivity' | 'periodic';
+/** Why a watch ended and another one (possibly after a relist) is being opened; the metrics' label values too. */
+export const WATCH_RESTART_REASONS = ['closed', 'error', 'expired', 'inactivity', 'periodic'] as const;
+export type WatchRestartReason = (typeof WATCH_RESTART_REASONS)[number];
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
 export interface ListWatchSettings {

@@ -32,6 +32,7 @@ import {
 } from './list-watch-state.ts';
 
 export type { Phase, RelistReason, WatchEventType, WatchRestartReason } from './list-watch-state.ts';
+export { WATCH_RESTART_REASONS } from './list-watch-state.ts';
 
 export interface SyncInfo {
   reason: RelistReason;

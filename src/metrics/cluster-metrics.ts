@@ -11,15 +11,7 @@ import { FACT_RESOURCES } from '../cluster/objects.ts';
 import type { ClusterFactsReader } from '../cluster/source.ts';
 import { type ClusterView, clusterView, MISMATCH_FIELDS, mismatches } from '../core/cluster-rules.ts';
 import type { Config } from '../core/types.ts';
-import type { WatchRestartReason } from '../kube/list-watch.ts';
-
-const RESTART_REASONS = [
-  'closed',
-  'error',
-  'expired',
-  'inactivity',
-  'periodic',
-] as const satisfies readonly WatchRestartReason[];
+import { WATCH_RESTART_REASONS } from '../kube/list-watch.ts';
 
 export interface ClusterMetrics {
   /** For the API server's caches (`observer` option): they exist after it. */
@@ -57,7 +49,7 @@ export function createClusterMetrics(registry: Registry): ClusterMetrics {
       viewGauges(registers, deps);
       if (caches === undefined) return;
       for (const resource of FACT_RESOURCES)
-        for (const reason of RESTART_REASONS) restarts.inc({ resource, reason }, 0);
+        for (const reason of WATCH_RESTART_REASONS) restarts.inc({ resource, reason }, 0);
       cacheGauges(registers, caches);
     },
   };

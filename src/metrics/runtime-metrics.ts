@@ -8,23 +8,12 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ConfigReload } from '../config/watch.ts';
-import type {
-  ClusterSourceObserver,
-  DirectGetResult,
-  RelistReason,
-  WatchRestartReason,
-} from '../namespaces/cluster-source.ts';
+import { WATCH_RESTART_REASONS } from '../kube/list-watch.ts';
+import type { ClusterSourceObserver, DirectGetResult, RelistReason } from '../namespaces/cluster-source.ts';
 import type { NamespaceSource } from '../namespaces/source.ts';
 import type { CertificateInfo, CertificateReload } from '../tls/cert-watch.ts';
 
 const RELIST_REASONS = ['initial', 'expired', 'inactivity', 'periodic'] as const satisfies readonly RelistReason[];
-const RESTART_REASONS = [
-  'closed',
-  'error',
-  'expired',
-  'inactivity',
-  'periodic',
-] as const satisfies readonly WatchRestartReason[];
 const DIRECT_GET_RESULTS = ['found', 'not-found', 'error'] as const satisfies readonly DirectGetResult[];
 const RESULTS = ['ok', 'failed'] as const;
 
@@ -71,7 +60,7 @@ export function createNamespaceMetrics(registry: Registry): NamespaceMetrics {
     registers,
   });
   for (const reason of RELIST_REASONS) relists.inc({ reason }, 0);
-  for (const reason of RESTART_REASONS) restarts.inc({ reason }, 0);
+  for (const reason of WATCH_RESTART_REASONS) restarts.inc({ reason }, 0);
   for (const result of DIRECT_GET_RESULTS) directGets.inc({ result }, 0);
   return {
     observer: {
